@@ -1,0 +1,108 @@
+import { Scalar } from "@scalar/hono-api-reference";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { authenticate } from "./auth/middleware.ts";
+import { authRoutes } from "./auth/routes.ts";
+import type { AppEnv, Deps } from "./deps.ts";
+import { ApiError, errorResponse, handleError } from "./errors.ts";
+import { healthRoutes } from "./health.ts";
+import { requestLog } from "./http/middleware.ts";
+import { createRouter } from "./http/openapi.ts";
+import { userRoutes } from "./users/routes.ts";
+
+/** The service version reported in the OpenAPI document. */
+export const version = "0.1.0";
+
+/** Builds the HTTP app around its dependencies; does no I/O until a request arrives. */
+export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
+  const app = createRouter();
+  const origins = deps.config.corsOrigins;
+
+  app.use(
+    requestId({ headerName: "X-Request-Id" }),
+    async (c, next) => {
+      c.set("deps", deps);
+      c.set("principal", null);
+      await next();
+    },
+    requestLog,
+    secureHeaders({ crossOriginResourcePolicy: "cross-origin" }),
+    cors({
+      origin: origins.includes("*") ? "*" : origins,
+      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      allowHeaders: ["Content-Type", "Authorization", "X-API-Key", "X-Request-Id"],
+      exposeHeaders: ["X-Request-Id", "Retry-After"],
+      maxAge: 600,
+    }),
+    bodyLimit({
+      maxSize: deps.config.bodyLimitBytes,
+      onError: () => {
+        throw new ApiError(
+          413,
+          "payload_too_large",
+          `Request body is larger than ${deps.config.bodyLimitBytes} bytes`,
+        );
+      },
+    }),
+  );
+  app.use("/api/*", authenticate);
+
+  app.route("/", healthRoutes());
+  app.route("/api/auth", authRoutes());
+  app.route("/api/users", userRoutes());
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "Access token from /api/auth/login or /api/auth/refresh",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyAuth", {
+    type: "apiKey",
+    in: "header",
+    name: "X-API-Key",
+    description: "A personal API key (bpt_…) or the deployment's shared API_KEY",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Bike Power Tracker API",
+      version,
+      description: "Live power, cadence and heart-rate streams, archived rides and analytics.",
+    },
+  });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Bike Power Tracker API" }));
+
+  app.notFound((c) => {
+    const allowed = allowedMethods(app.routes, c.req.path);
+    if (allowed.length > 0) {
+      c.header("Allow", allowed.join(", "));
+      return errorResponse(
+        c,
+        new ApiError(405, "method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`),
+      );
+    }
+    return errorResponse(
+      c,
+      new ApiError(404, "not_found", `No route for ${c.req.method} ${c.req.path}`),
+    );
+  });
+  app.onError(handleError(deps.log));
+  return app;
+}
+
+/** The methods some route answers for this path (empty when no route matches it at all). */
+function allowedMethods(routes: { method: string; path: string }[], path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of routes) {
+    if (route.method === "ALL" || route.path.includes("*")) continue;
+    const pattern = route.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+");
+    if (new RegExp(`^${pattern}/?$`).test(path)) methods.add(route.method);
+  }
+  if (methods.has("GET")) methods.add("HEAD");
+  if (methods.size > 0) methods.add("OPTIONS");
+  return [...methods];
+}

@@ -1,0 +1,65 @@
+import {
+  type CryptoKey,
+  exportJWK,
+  exportPKCS8,
+  generateKeyPair,
+  importJWK,
+  importPKCS8,
+  jwtVerify,
+  SignJWT,
+} from "jose";
+
+/** The only algorithm access tokens are signed and accepted with. */
+export const accessTokenAlgorithm = "ES256";
+const accessTokenType = "at+jwt";
+
+/** Signs and verifies the service's access tokens. */
+export type TokenIssuer = {
+  sign: (claims: { userId: string; sessionId: string }) => Promise<string>;
+  verify: (token: string) => Promise<{ userId: string; sessionId: string }>;
+  ttlS: number;
+  publicJwk: Record<string, unknown>;
+};
+
+/** Makes a new ES256 private key as PKCS#8 PEM (for JWT_PRIVATE_KEY). */
+export async function generatePrivateKeyPem(): Promise<string> {
+  const { privateKey } = await generateKeyPair(accessTokenAlgorithm, { extractable: true });
+  return exportPKCS8(privateKey);
+}
+
+/** Builds the token issuer from a PKCS#8 PEM private key and the expected issuer and audience. */
+export async function createTokenIssuer(
+  options: { privateKeyPem: string; issuer: string; audience: string; ttlS: number },
+): Promise<TokenIssuer> {
+  const privateKey = await importPKCS8(options.privateKeyPem, accessTokenAlgorithm, {
+    extractable: true,
+  });
+  const { d: _d, ...publicJwk } = await exportJWK(privateKey);
+  const publicKey = await importJWK(publicJwk, accessTokenAlgorithm) as CryptoKey;
+  return {
+    ttlS: options.ttlS,
+    publicJwk,
+    sign: ({ userId, sessionId }) =>
+      new SignJWT({ sid: sessionId })
+        .setProtectedHeader({ alg: accessTokenAlgorithm, typ: accessTokenType })
+        .setSubject(userId)
+        .setIssuer(options.issuer)
+        .setAudience(options.audience)
+        .setIssuedAt()
+        .setExpirationTime(`${options.ttlS}s`)
+        .sign(privateKey),
+    verify: async (token) => {
+      const { payload } = await jwtVerify(token, publicKey, {
+        algorithms: [accessTokenAlgorithm],
+        issuer: options.issuer,
+        audience: options.audience,
+        typ: accessTokenType,
+        requiredClaims: ["sub", "sid", "exp", "iat"],
+      });
+      if (typeof payload.sub !== "string" || typeof payload.sid !== "string") {
+        throw new Error("Token subject or session is not a string");
+      }
+      return { userId: payload.sub, sessionId: payload.sid };
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { z } from "zod";
+
+const booleanText = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const logLevels = ["debug", "info", "warn", "error", "silent"] as const;
+
+/** Every environment variable the service reads, with its default. */
+export const configSchema = z
+  .object({
+    APP_ENV: z.enum(["development", "test", "production"]).default("development"),
+    HOST: z.string().min(1).default("0.0.0.0"),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    LOG_LEVEL: z.enum(logLevels).default("info"),
+    DATABASE_URL: z
+      .url({ protocol: /^postgres(ql)?$/ })
+      .default("postgres://postgres@127.0.0.1:55432/bpt"),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+    MIGRATE_ON_START: booleanText.default(true),
+    UPSTASH_REDIS_REST_URL: z.url({ protocol: /^https?$/ }).default("http://127.0.0.1:58079"),
+    UPSTASH_REDIS_REST_TOKEN: z.string().min(1).default("bpt-local-token"),
+    REDIS_KEY_PREFIX: z.string().regex(/^[a-z0-9_-]+:$/, "must look like 'bpt:'").default("bpt:"),
+    API_KEY: z.string().min(1).optional(),
+    CORS_ORIGIN: z.string().min(1).default("*"),
+    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
+    JWT_PRIVATE_KEY: z
+      .string()
+      .includes("PRIVATE KEY", { message: "must be a PKCS#8 PEM private key (ES256)" })
+      .optional(),
+    JWT_ISSUER: z.string().min(1).default("bike-power-tracker"),
+    JWT_AUDIENCE: z.string().min(1).default("bike-power-tracker-api"),
+    ACCESS_TOKEN_TTL_S: z.coerce.number().int().min(30).max(86_400).default(900),
+    REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    PASSWORD_MEMORY_KIB: z.coerce.number().int().min(1024).max(4_194_304).default(19_456),
+    PASSWORD_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.APP_ENV === "production" && !env.JWT_PRIVATE_KEY) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_PRIVATE_KEY"],
+        message: "is required when APP_ENV is production",
+      });
+    }
+  });
+
+/** The validated configuration. */
+export type Config = {
+  appEnv: "development" | "test" | "production";
+  host: string;
+  port: number;
+  logLevel: (typeof logLevels)[number];
+  databaseUrl: string;
+  databasePoolMax: number;
+  migrateOnStart: boolean;
+  redisRestUrl: string;
+  redisRestToken: string;
+  redisKeyPrefix: string;
+  apiKey: string | undefined;
+  corsOrigins: string[];
+  bodyLimitBytes: number;
+  jwt: {
+    privateKeyPem: string | undefined;
+    issuer: string;
+    audience: string;
+    accessTokenTtlS: number;
+  };
+  refreshTokenTtlDays: number;
+  passwordCost: { memoryKib: number; iterations: number };
+  shutdownTimeoutMs: number;
+};
+
+/** Thrown when the environment is invalid; its message lists every bad variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Validates an environment (a plain record) and returns the typed configuration. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) =>
+      `  ${issue.path.join(".") || "environment"}: ${issue.message}`
+    );
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  return {
+    appEnv: e.APP_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    migrateOnStart: e.MIGRATE_ON_START,
+    redisRestUrl: e.UPSTASH_REDIS_REST_URL,
+    redisRestToken: e.UPSTASH_REDIS_REST_TOKEN,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    apiKey: e.API_KEY,
+    corsOrigins: e.CORS_ORIGIN.split(",").map((origin) => origin.trim()).filter(Boolean),
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    jwt: {
+      privateKeyPem: e.JWT_PRIVATE_KEY?.replaceAll("\\n", "\n"),
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      accessTokenTtlS: e.ACCESS_TOKEN_TTL_S,
+    },
+    refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
+    passwordCost: { memoryKib: e.PASSWORD_MEMORY_KIB, iterations: e.PASSWORD_ITERATIONS },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,29 @@
+import type { TokenIssuer } from "./auth/tokens.ts";
+import type { Config } from "./config.ts";
+import type { Sql } from "./db/client.ts";
+import type { LiveStore } from "./live/store.ts";
+import type { Logger } from "./log.ts";
+
+/** Who is calling: a rider (by token or personal API key) or an old client with the shared key. */
+export type Principal =
+  | { kind: "user"; userId: string; via: "token"; sessionId: string }
+  | { kind: "user"; userId: string; via: "api_key"; keyId: string }
+  | { kind: "legacy" };
+
+/** Everything a request handler may use; built once by main.ts (or a test) and passed in. */
+export type Deps = {
+  config: Config;
+  sql: Sql;
+  live: LiveStore;
+  tokens: TokenIssuer;
+  log: Logger;
+};
+
+/** Hono's environment for this app: the variables middleware sets on `c.var`. */
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    deps: Deps;
+    principal: Principal | null;
+  };
+};

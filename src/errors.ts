@@ -1,0 +1,137 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Logger } from "./log.ts";
+
+/** The one error body every failure answers with. */
+export type ErrorBody = {
+  error: string;
+  code: string;
+  requestId: string;
+  [extra: string]: unknown;
+};
+
+/** An error with an HTTP status, a machine code and a sentence for the client. */
+export class ApiError extends Error {
+  override name = "ApiError";
+  readonly status: ContentfulStatusCode;
+  readonly code: string;
+  readonly extra: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    status: ContentfulStatusCode,
+    code: string,
+    message: string,
+    options: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.extra = options.extra ?? {};
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** Thrown when a dependency (database, Redis) cannot be reached. */
+export class UnavailableError extends ApiError {
+  constructor(what: string) {
+    super(503, "service_unavailable", `${what} is unavailable; try again shortly`, {
+      headers: { "Retry-After": "5" },
+    });
+  }
+}
+
+const httpCodes: Record<number, [string, string]> = {
+  400: ["bad_request", "Bad request"],
+  401: ["unauthorized", "Authentication required"],
+  403: ["forbidden", "Forbidden"],
+  404: ["not_found", "Not found"],
+  405: ["method_not_allowed", "Method not allowed"],
+  409: ["conflict", "Conflict"],
+  413: ["payload_too_large", "Request body is too large"],
+  415: ["unsupported_media_type", "Content-Type must be application/json"],
+  422: ["unprocessable_entity", "Unprocessable entity"],
+  429: ["rate_limited", "Too many requests"],
+};
+
+/** SQLSTATE classes and codes that describe the caller's mistake or an outage, not a bug. */
+const sqlStates: Record<string, [ContentfulStatusCode, string, string]> = {
+  "23505": [409, "conflict", "A record with these values already exists"],
+  "23503": [409, "conflict", "A related record does not exist"],
+  "23514": [400, "invalid_value", "A value is out of the allowed range"],
+  "22P02": [400, "invalid_value", "A value has the wrong format"],
+  "22001": [400, "invalid_value", "A value is too long"],
+  "22003": [400, "invalid_value", "A number is out of range"],
+  "57P01": [503, "service_unavailable", "The database is unavailable; try again shortly"],
+  "57P03": [503, "service_unavailable", "The database is unavailable; try again shortly"],
+  "53300": [503, "service_unavailable", "The database is overloaded; try again shortly"],
+};
+
+const connectionErrorCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
+/** Turns any thrown value into an ApiError, or undefined when it is an unexpected bug. */
+export function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    const [code, fallback] = httpCodes[err.status] ?? ["http_error", "Request failed"];
+    const message = err.status === 415 ? fallback : err.message || fallback;
+    return new ApiError(err.status as ContentfulStatusCode, code, message);
+  }
+  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") {
+    const code = err.code;
+    const known = sqlStates[code];
+    if (known) return new ApiError(known[0], known[1], known[2]);
+    if (code.startsWith("08") || connectionErrorCodes.has(code)) {
+      return new UnavailableError("The database");
+    }
+  }
+  if (err instanceof Error && err.name === "UpstashError") return undefined;
+  if (err instanceof TypeError && /fetch|connect|network/i.test(err.message)) {
+    return new UnavailableError("The live store (Redis)");
+  }
+  return undefined;
+}
+
+/** Builds the JSON error response for a context. */
+export function errorResponse(c: Context, err: ApiError): Response {
+  const body: ErrorBody = {
+    error: err.message,
+    code: err.code,
+    requestId: c.get("requestId") ?? "",
+    ...err.extra,
+  };
+  for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
+  return c.json(body, err.status);
+}
+
+/** Hono's onError handler: known errors keep their status, everything else is a fixed 500. */
+export function handleError(log: Logger) {
+  return (err: Error, c: Context): Response => {
+    const known = toApiError(err);
+    if (known) {
+      if (known.status >= 500) {
+        log.warn("dependency unavailable", { requestId: c.get("requestId"), err: String(err) });
+      }
+      return errorResponse(c, known);
+    }
+    log.error("unhandled error", {
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      path: c.req.path,
+      err: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+    return errorResponse(
+      c,
+      new ApiError(500, "internal_error", "Internal server error; the request id is in the log"),
+    );
+  };
+}

@@ -1,0 +1,77 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Hook } from "@hono/zod-openapi";
+import type { AppEnv } from "../deps.ts";
+import { ApiError } from "../errors.ts";
+
+/** The error envelope, as documented. */
+export const ErrorSchema = z
+  .object({
+    error: z.string().openapi({ example: "Invalid JSON body: email: Invalid email address" }),
+    code: z.string().openapi({ example: "validation_failed" }),
+    requestId: z.string(),
+  })
+  .openapi("Error");
+
+/** A JSON response entry for createRoute's `responses`. */
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { content: { "application/json": { schema } }, description };
+}
+
+/** A JSON request body entry for createRoute's `request.body`. */
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return { content: { "application/json": { schema } }, required: true };
+}
+
+/** Error responses, by status, for createRoute's `responses`. */
+export function errors(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503)[]) {
+  const descriptions: Record<number, string> = {
+    400: "Invalid input",
+    401: "Missing or invalid credentials",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict with existing data",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Input is well-formed but unacceptable",
+    429: "Too many requests",
+    503: "A dependency is unavailable",
+  };
+  return Object.fromEntries(
+    statuses.map((status) => [status, json(ErrorSchema, descriptions[status])]),
+  );
+}
+
+const targets: Record<string, string> = {
+  json: "JSON body",
+  query: "query string",
+  param: "path",
+  header: "headers",
+  form: "form body",
+  cookie: "cookies",
+};
+
+/** Turns a zod validation failure into the 400 error envelope, naming the first bad fields. */
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
+  if (result.success) return;
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.join("."),
+    message: issue.message,
+  }));
+  const described = issues.slice(0, 3).map((issue) =>
+    issue.path ? `${issue.path}: ${issue.message}` : issue.message
+  );
+  throw new ApiError(
+    400,
+    "validation_failed",
+    `Invalid ${targets[result.target] ?? result.target}: ${described.join("; ")}`,
+    { extra: { issues } },
+  );
+};
+
+/** Either credential a signed-in rider can use, for createRoute's `security`. */
+export const userSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
+
+/** A router whose validation failures answer with the error envelope. */
+export function createRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+}

@@ -1,0 +1,36 @@
+import { Redis } from "@upstash/redis";
+
+/** The live store: an Upstash REST client plus the project's key prefix. */
+export type LiveStore = {
+  redis: Redis;
+  /** Prefixes a key name (`bpt:` + name); bare names are never used. */
+  key: (name: string) => string;
+  /** True when Redis answers PING within the timeout. */
+  ping: (timeoutMs?: number) => Promise<boolean>;
+};
+
+/** Creates the live store from the REST URL and token. */
+export function createLiveStore(
+  options: { url: string; token: string; prefix: string; retries?: number },
+): LiveStore {
+  const redis = new Redis({
+    url: options.url,
+    token: options.token,
+    retry: { retries: options.retries ?? 2, backoff: (n) => 50 * 2 ** n },
+    enableTelemetry: false,
+  });
+  return {
+    redis,
+    key: (name) => `${options.prefix}${name}`,
+    ping: (timeoutMs = 1000) => withTimeout(redis.ping(), timeoutMs).then((r) => r === "PONG"),
+  };
+}
+
+/** Resolves like `promise`, or to `undefined` after `ms` milliseconds. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise.catch(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}

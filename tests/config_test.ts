@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+Deno.test("loadConfig defaults point at the local services from deno task services", () => {
+  const config = loadConfig({});
+  assert.equal(config.port, 3000);
+  assert.equal(config.databaseUrl, "postgres://postgres@127.0.0.1:55432/bpt");
+  assert.equal(config.redisRestUrl, "http://127.0.0.1:58079");
+  assert.equal(config.redisRestToken, "bpt-local-token");
+  assert.equal(config.redisKeyPrefix, "bpt:");
+  assert.deepEqual(config.corsOrigins, ["*"]);
+  assert.equal(config.apiKey, undefined);
+  assert.equal(config.migrateOnStart, true);
+});
+
+Deno.test("loadConfig reads a comma list of CORS origins and ignores empty variables", () => {
+  const config = loadConfig({
+    CORS_ORIGIN: "https://a.example, https://b.example",
+    API_KEY: "",
+    PORT: "8080",
+    MIGRATE_ON_START: "false",
+  });
+  assert.deepEqual(config.corsOrigins, ["https://a.example", "https://b.example"]);
+  assert.equal(config.apiKey, undefined);
+  assert.equal(config.port, 8080);
+  assert.equal(config.migrateOnStart, false);
+});
+
+Deno.test("loadConfig names every bad variable in one error", () => {
+  assert.throws(
+    () =>
+      loadConfig({
+        PORT: "eighty",
+        DATABASE_URL: "mysql://nope",
+        LOG_LEVEL: "loud",
+        MIGRATE_ON_START: "maybe",
+      }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      for (const name of ["PORT", "DATABASE_URL", "LOG_LEVEL", "MIGRATE_ON_START"]) {
+        assert.match(err.message, new RegExp(`^  ${name}: `, "m"));
+      }
+      return true;
+    },
+  );
+});
+
+Deno.test("loadConfig requires JWT_PRIVATE_KEY in production", () => {
+  assert.throws(() => loadConfig({ APP_ENV: "production" }), /JWT_PRIVATE_KEY: is required/);
+});

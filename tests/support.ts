@@ -1,0 +1,114 @@
+/** Shared setup for integration tests: the real app over the test database and Redis. */
+import { createApp } from "../src/app.ts";
+import { createTokenIssuer, generatePrivateKeyPem, type TokenIssuer } from "../src/auth/tokens.ts";
+import { type Config, loadConfig } from "../src/config.ts";
+import { createSql, type Sql } from "../src/db/client.ts";
+import { migrate } from "../src/db/migrate.ts";
+import type { Deps } from "../src/deps.ts";
+import { createLiveStore } from "../src/live/store.ts";
+import { createLogger } from "../src/log.ts";
+
+/** The test configuration: the environment `scripts/test.sh` sets, with cheap password hashing. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const config = loadConfig({ ...Deno.env.toObject(), APP_ENV: "test" });
+  return {
+    ...config,
+    passwordCost: { memoryKib: 1024, iterations: 1 },
+    logLevel: "silent",
+    ...overrides,
+  };
+}
+
+let privateKey: Promise<string> | undefined;
+
+/** The private key the test token issuer signs with (made once per test process). */
+export function testPrivateKeyPem(): Promise<string> {
+  privateKey ??= generatePrivateKeyPem();
+  return privateKey;
+}
+
+/** A token issuer with a key made once per test process. */
+export async function testTokens(config: Config): Promise<TokenIssuer> {
+  privateKey ??= generatePrivateKeyPem();
+  return createTokenIssuer({
+    privateKeyPem: await privateKey,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    ttlS: config.jwt.accessTokenTtlS,
+  });
+}
+
+/** A running test app and what it was built from. */
+export type TestApp = {
+  app: ReturnType<typeof createApp>;
+  deps: Deps;
+  sql: Sql;
+  /** Sends a request through the app; JSON bodies are serialised with the right header. */
+  request: (
+    method: string,
+    path: string,
+    options?: { body?: unknown; headers?: Record<string, string>; token?: string },
+  ) => Promise<Response>;
+  close: () => Promise<void>;
+};
+
+/** Builds the real app against the migrated test database. */
+export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+  const config = testConfig(overrides);
+  const sql = createSql(config.databaseUrl, { max: 4 });
+  await migrate(sql);
+  const live = createLiveStore({
+    url: config.redisRestUrl,
+    token: config.redisRestToken,
+    prefix: config.redisKeyPrefix,
+    retries: 0,
+  });
+  const deps: Deps = {
+    config,
+    sql,
+    live,
+    tokens: await testTokens(config),
+    log: createLogger("silent"),
+  };
+  const app = createApp(deps);
+  return {
+    app,
+    deps,
+    sql,
+    request: (method, path, options = {}) => {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      let body: string | undefined;
+      if (options.body !== undefined) {
+        body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+        headers["content-type"] ??= "application/json";
+      }
+      return Promise.resolve(app.request(path, { method, headers, body }));
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+/** A fresh, unique email address. */
+export function uniqueEmail(label = "rider"): string {
+  return `${label}-${crypto.randomUUID()}@example.com`;
+}
+
+/** Registers a rider and returns the session answer (user, access and refresh tokens). */
+export async function registerRider(
+  t: TestApp,
+  options: { email?: string; password?: string } = {},
+) {
+  const email = options.email ?? uniqueEmail();
+  const password = options.password ?? "a long enough password";
+  const res = await t.request("POST", "/api/auth/register", { body: { email, password } });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
+  const body = await res.json();
+  return { ...body, email, password } as {
+    user: { id: string; email: string };
+    accessToken: string;
+    refreshToken: string;
+    email: string;
+    password: string;
+  };
+}
