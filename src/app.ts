@@ -1,4 +1,3 @@
-import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
@@ -9,6 +8,7 @@ import { authRoutes } from "./auth/routes.ts";
 import type { AppEnv, Deps } from "./deps.ts";
 import { ApiError, errorResponse, handleError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
+import { docsRoutes } from "./http/docs.ts";
 import { requestLog } from "./http/middleware.ts";
 import { createRouter } from "./http/openapi.ts";
 import { userRoutes } from "./users/routes.ts";
@@ -74,7 +74,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       description: "Live power, cadence and heart-rate streams, archived rides and analytics.",
     },
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Bike Power Tracker API" }));
+  app.route("/docs", docsRoutes("/openapi.json"));
 
   app.notFound((c) => {
     const allowed = allowedMethods(app.routes, c.req.path);

@@ -200,16 +200,26 @@ Deno.test("GET /openapi.json is an OpenAPI 3.1 document listing every route", as
     ),
   );
   const served = t.app.routes
-    .filter((r) => r.method !== "ALL" && !["/openapi.json", "/docs"].includes(r.path))
+    .filter((r) => r.method !== "ALL" && r.path !== "/openapi.json" && !r.path.startsWith("/docs"))
     .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
   assert.ok(served.length >= 7);
   for (const route of served) assert.ok(listed.has(route), `${route} is missing from the document`);
   assert.ok(doc.components.securitySchemes.bearerAuth);
 });
 
-Deno.test("GET /docs serves the interactive reference for /openapi.json", async () => {
+Deno.test("GET /docs serves Swagger UI for /openapi.json from this server, not a CDN", async () => {
   const res = await t.request("GET", "/docs");
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /text\/html/);
-  assert.match(await res.text(), /openapi\.json/);
+  const html = await res.text();
+  assert.match(html, /data-spec="\/openapi\.json"/);
+  assert.doesNotMatch(html, /https?:\/\//);
+  for (const src of html.matchAll(/(?:src|href)="(\/docs\/[^"]+)"/g)) {
+    const asset = await t.request("GET", src[1]);
+    assert.equal(asset.status, 200, src[1]);
+    assert.ok((await asset.arrayBuffer()).byteLength > 100, src[1]);
+  }
+  const bundle = await t.request("GET", "/docs/swagger-ui-bundle.js");
+  assert.match(bundle.headers.get("content-type") ?? "", /javascript/);
+  assert.match(await bundle.text(), /SwaggerUIBundle/);
 });
