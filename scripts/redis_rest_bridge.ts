@@ -1,0 +1,474 @@
+/**
+ * Upstash-compatible REST bridge in front of a real Redis (a dev/test tool, never imported by src/).
+ *
+ * RESP2 goes through ioredis: under Deno it keeps raw bytes (`callBuffer`), pipelines FIFO on one
+ * socket, fails fast offline and reconnects by itself, so a hand-written codec was not needed.
+ * Commands are sent with upper-case names so that ioredis's reply transformers (HGETALL → object)
+ * never apply and every reply stays the wire reply.
+ *
+ * Run: deno run --allow-net --allow-env scripts/redis_rest_bridge.ts
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { Redis, type RedisOptions } from "ioredis";
+
+/** Options of {@linkcode startBridge}. */
+export interface BridgeOptions {
+  /** TCP port to listen on; 0 picks a free one. Default 58079. */
+  port?: number;
+  /** Interface to listen on. Default 127.0.0.1. */
+  hostname?: string;
+  /** Redis to talk to, e.g. `redis://127.0.0.1:56379`. */
+  redisUrl: string;
+  /** Bearer token that every command request must carry. */
+  token: string;
+}
+
+/** A running bridge. */
+export interface Bridge {
+  /** The port actually listened on. */
+  port: number;
+  /** Base URL to hand to `new Redis({ url, token })`. */
+  url: string;
+  /** Stops accepting requests, fails blocked commands, closes every Redis connection. */
+  shutdown(): Promise<void>;
+}
+
+type Arg = string;
+type Command = Arg[];
+type Reply = Buffer | number | null | Error | Reply[];
+type Outcome = { result: unknown } | { error: string };
+type Kind = "normal" | "blocking" | "refused";
+
+const UNAUTHORIZED = "WRONGPASS invalid or missing auth token";
+const IDLE_DEDICATED_MAX = 4;
+const HEALTH_TIMEOUT_MS = 1000;
+const SHARED_COMMAND_TIMEOUT_MS = 10_000;
+
+/** Commands that would change the state of a shared connection or never answer like a command. */
+const REFUSED = new Set([
+  "subscribe",
+  "psubscribe",
+  "ssubscribe",
+  "unsubscribe",
+  "punsubscribe",
+  "sunsubscribe",
+  "monitor",
+  "sync",
+  "psync",
+  "multi",
+  "exec",
+  "discard",
+  "watch",
+  "unwatch",
+  "select",
+  "quit",
+  "reset",
+  "hello",
+  "auth",
+]);
+
+/** Commands that may block the connection they run on. */
+const BLOCKING = new Set([
+  "blpop",
+  "brpop",
+  "brpoplpush",
+  "blmove",
+  "blmpop",
+  "bzpopmin",
+  "bzpopmax",
+  "bzmpop",
+  "wait",
+  "waitaof",
+]);
+
+/** Thrown for a request that cannot be served; carries its HTTP status. */
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Starts a bridge; resolves once it listens (Redis may still be down: it reconnects by itself). */
+export async function startBridge(options: BridgeOptions): Promise<Bridge> {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const tokenDigest = digest(options.token);
+  const state = createRedisState(options.redisUrl);
+  let syncToken = 0;
+
+  const server = Deno.serve(
+    { port: options.port ?? 58079, hostname, onListen: () => {} },
+    async (req) => {
+      const headers = new Headers({
+        "content-type": "application/json",
+        "upstash-sync-token": String(++syncToken),
+      });
+      try {
+        const { status, body } = await route(req, state, tokenDigest);
+        return new Response(JSON.stringify(body), { status, headers });
+      } catch (err) {
+        const status = err instanceof HttpError ? err.status : 500;
+        const message = err instanceof Error ? err.message : String(err);
+        return new Response(JSON.stringify({ error: message }), { status, headers });
+      }
+    },
+  );
+  // Give Redis a moment so that the first requests do not race the initial connect.
+  await withTimeout(state.firstReady, HEALTH_TIMEOUT_MS).catch(() => {});
+
+  const port = server.addr.port;
+  const urlHost = hostname.includes(":") ? `[${hostname}]` : hostname;
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${urlHost}:${port}`,
+    shutdown() {
+      closing ??= (async () => {
+        state.closing = true;
+        // Blocked commands would keep their requests (and so server.shutdown) waiting forever.
+        for (const conn of [...state.dedicated]) conn.disconnect();
+        state.dedicated.clear();
+        await server.shutdown();
+        await server.finished;
+        state.cancelFirstReady();
+        state.shared.disconnect();
+      })();
+      return closing;
+    },
+  };
+}
+
+interface RedisState {
+  url: string;
+  shared: Redis;
+  lastError: string;
+  closing: boolean;
+  firstReady: Promise<void>;
+  cancelFirstReady(): void;
+  /** Every dedicated connection, idle or busy. */
+  dedicated: Set<Redis>;
+  idle: Redis[];
+}
+
+function baseOptions(): RedisOptions {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+  };
+}
+
+function createRedisState(url: string): RedisState {
+  const shared = new Redis(url, {
+    ...baseOptions(),
+    commandTimeout: SHARED_COMMAND_TIMEOUT_MS,
+    retryStrategy: (times) => Math.min(50 * times, 500),
+  });
+  let markReady: () => void = () => {};
+  const firstReady = new Promise<void>((resolve) => (markReady = resolve));
+  const state: RedisState = {
+    url,
+    shared,
+    lastError: "not connected yet",
+    closing: false,
+    firstReady,
+    cancelFirstReady: () => markReady(),
+    dedicated: new Set(),
+    idle: [],
+  };
+  shared.on("error", (err: Error) => (state.lastError = err.message));
+  shared.on("close", () => {
+    if (state.lastError === "") state.lastError = "connection closed";
+  });
+  shared.on("ready", () => {
+    state.lastError = "";
+    markReady();
+  });
+  shared.connect().catch(() => {/* retried by retryStrategy; surfaced per request */});
+  return state;
+}
+
+async function route(
+  req: Request,
+  state: RedisState,
+  tokenDigest: Buffer,
+): Promise<{ status: number; body: unknown }> {
+  const url = new URL(req.url);
+  const path = url.pathname.replace(/\/+$/, "") || "/";
+  if (path === "/health" && req.method === "GET") return await health(state);
+  if (!authorized(req, url, tokenDigest)) return { status: 401, body: { error: UNAUTHORIZED } };
+  const base64 = (req.headers.get("upstash-encoding") ?? "").toLowerCase() === "base64";
+
+  if (req.method === "POST" && path === "/pipeline") {
+    const commands = parseCommands(await req.json().catch(badJson));
+    return { status: 200, body: await runPipeline(state, commands, base64, () => req.signal) };
+  }
+  if (req.method === "POST" && path === "/multi-exec") {
+    const commands = parseCommands(await req.json().catch(badJson));
+    return { status: 200, body: await runTransaction(state, commands, base64) };
+  }
+  let command: Command;
+  if (req.method === "POST" && path === "/") {
+    command = parseCommand(await req.json().catch(badJson));
+  } else if (req.method === "POST" || req.method === "GET") {
+    // Path form: /set/key/value, the request body (if any) being one more argument.
+    command = path.slice(1).split("/").map(decodeURIComponent);
+    const body = req.method === "POST" ? await req.text() : "";
+    if (body !== "") command.push(body);
+  } else {
+    throw new HttpError(405, "ERR method not allowed");
+  }
+  const outcome = (await runPipeline(state, [command], base64, () => req.signal))[0];
+  return { status: "error" in outcome ? 400 : 200, body: outcome };
+}
+
+async function health(state: RedisState): Promise<{ status: number; body: unknown }> {
+  try {
+    await withTimeout(send(state.shared, ["PING"]), HEALTH_TIMEOUT_MS);
+    return { status: 200, body: { status: "ok" } };
+  } catch (err) {
+    const error = unavailable(state, err).message;
+    return { status: 503, body: { status: "unavailable", error } };
+  }
+}
+
+function authorized(req: Request, url: URL, tokenDigest: Buffer): boolean {
+  const header = req.headers.get("authorization") ?? "";
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+  const given = match?.[1] ?? url.searchParams.get("_token");
+  return given != null && timingSafeEqual(digest(given), tokenDigest);
+}
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text, "utf8").digest();
+}
+
+function badJson(): never {
+  throw new HttpError(400, "ERR failed to parse the request body as JSON");
+}
+
+function parseCommands(body: unknown): Command[] {
+  if (!Array.isArray(body) || body.length === 0) {
+    throw new HttpError(400, "ERR expected a non-empty JSON array of commands");
+  }
+  return body.map(parseCommand);
+}
+
+function parseCommand(raw: unknown): Command {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw new HttpError(400, "ERR expected a command as a non-empty JSON array");
+  }
+  return raw.map((arg, i) => {
+    if (typeof arg === "string") return arg;
+    if (typeof arg === "number" || typeof arg === "boolean") return String(arg);
+    throw new HttpError(400, `ERR argument ${i} of the command must be a string or a number`);
+  });
+}
+
+function classify(command: Command): Kind {
+  const name = command[0].toLowerCase();
+  if (REFUSED.has(name) || (name === "client" && command[1]?.toLowerCase() === "reply")) {
+    return "refused";
+  }
+  if (BLOCKING.has(name)) return "blocking";
+  if (name === "xread" || name === "xreadgroup") {
+    return command.some((arg) => arg.toLowerCase() === "block") ? "blocking" : "normal";
+  }
+  return "normal";
+}
+
+function refusal(command: Command): string {
+  return `ERR command ${command[0].toUpperCase()} is not supported by the REST bridge`;
+}
+
+/** Sends one command; upper-case names keep ioredis's reply transformers out of the way. */
+function send(conn: Redis, command: Command): Promise<Reply> {
+  const [name, ...args] = command;
+  return conn.callBuffer(name.toUpperCase(), ...args) as Promise<Reply>;
+}
+
+function isReplyError(err: unknown): err is Error {
+  return err instanceof Error && err.name === "ReplyError";
+}
+
+function unavailable(state: RedisState, err: unknown): HttpError {
+  const detail = state.lastError || (err instanceof Error ? err.message : String(err));
+  return new HttpError(503, `Redis is unavailable: ${detail}`);
+}
+
+/**
+ * Runs commands in order: runs of normal commands go pipelined on the shared connection, each
+ * blocking command on a dedicated one, so a blocked command never delays other requests.
+ */
+async function runPipeline(
+  state: RedisState,
+  commands: Command[],
+  base64: boolean,
+  signal: () => AbortSignal,
+): Promise<Outcome[]> {
+  const kinds = commands.map(classify);
+  const outcomes: Outcome[] = [];
+  let i = 0;
+  while (i < commands.length) {
+    if (kinds[i] === "refused") {
+      outcomes.push({ error: refusal(commands[i]) });
+      i++;
+      continue;
+    }
+    if (kinds[i] === "blocking") {
+      outcomes.push(await runBlocking(state, commands[i], base64, signal));
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < commands.length && kinds[end] === "normal") end++;
+    const settled = await Promise.allSettled(
+      commands.slice(i, end).map((command) => send(state.shared, command)),
+    );
+    for (const s of settled) {
+      if (s.status === "fulfilled") outcomes.push({ result: encode(s.value, base64) });
+      else if (isReplyError(s.reason)) outcomes.push({ error: s.reason.message });
+      else throw unavailable(state, s.reason);
+    }
+    i = end;
+  }
+  return outcomes;
+}
+
+async function runBlocking(
+  state: RedisState,
+  command: Command,
+  base64: boolean,
+  signal: () => AbortSignal,
+): Promise<Outcome> {
+  const conn = await acquire(state);
+  // A client that gives up must not leave a connection blocked in Redis.
+  // (Read lazily: touching request.signal makes Deno print a one-time notice.)
+  const abortSignal = signal();
+  const onAbort = () => conn.disconnect();
+  abortSignal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const reply = await send(conn, command);
+    release(state, conn);
+    return { result: encode(reply, base64) };
+  } catch (err) {
+    if (isReplyError(err)) {
+      release(state, conn);
+      return { error: err.message };
+    }
+    discard(state, conn);
+    throw unavailable(state, err);
+  } finally {
+    abortSignal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Runs commands between MULTI and EXEC on a dedicated connection. */
+async function runTransaction(
+  state: RedisState,
+  commands: Command[],
+  base64: boolean,
+): Promise<Outcome[]> {
+  const refused = commands.find((command) => classify(command) === "refused");
+  if (refused) throw new HttpError(400, refusal(refused));
+  const conn = await acquire(state);
+  const sent = [["MULTI"], ...commands, ["EXEC"]].map((command) => send(conn, command));
+  const settled = await Promise.allSettled(sent);
+  const failure = settled.find((s) => s.status === "rejected" && !isReplyError(s.reason));
+  if (failure) {
+    discard(state, conn);
+    throw unavailable(state, (failure as PromiseRejectedResult).reason);
+  }
+  release(state, conn);
+  const exec = settled[settled.length - 1];
+  if (exec.status === "rejected") {
+    // EXECABORT: a command was refused while queueing; say which one.
+    const queued = settled.slice(1, -1).find((s) => s.status === "rejected");
+    const message = (exec.reason as Error).message.replace(/\.$/, "");
+    const cause = queued ? ` (${(queued as PromiseRejectedResult).reason.message.trim()})` : "";
+    throw new HttpError(400, `${message}${cause}`);
+  }
+  const results = exec.value;
+  if (!Array.isArray(results)) {
+    throw new HttpError(400, "ERR transaction aborted");
+  }
+  return results.map((r) =>
+    r instanceof Error ? { error: r.message } : { result: encode(r, base64) }
+  );
+}
+
+async function acquire(state: RedisState): Promise<Redis> {
+  if (state.closing) throw new HttpError(503, "Redis is unavailable: the bridge is shutting down");
+  while (state.idle.length > 0) {
+    const conn = state.idle.pop()!;
+    if (conn.status === "ready") return conn;
+    discard(state, conn);
+  }
+  const conn = new Redis(state.url, { ...baseOptions(), retryStrategy: () => null });
+  conn.on("error", () => {/* reported through the failing command */});
+  state.dedicated.add(conn);
+  try {
+    await conn.connect();
+  } catch (err) {
+    discard(state, conn);
+    throw unavailable(state, err);
+  }
+  return conn;
+}
+
+function release(state: RedisState, conn: Redis): void {
+  if (!state.closing && conn.status === "ready" && state.idle.length < IDLE_DEDICATED_MAX) {
+    state.idle.push(conn);
+  } else {
+    discard(state, conn);
+  }
+}
+
+function discard(state: RedisState, conn: Redis): void {
+  state.dedicated.delete(conn);
+  const at = state.idle.indexOf(conn);
+  if (at >= 0) state.idle.splice(at, 1);
+  conn.disconnect();
+}
+
+/** Turns a RESP2 reply into JSON: strings (base64 when asked), numbers, null, nested arrays. */
+function encode(reply: Reply, base64: boolean): unknown {
+  if (reply === null || typeof reply === "number") return reply;
+  if (Array.isArray(reply)) return reply.map((r) => encode(r, base64));
+  if (reply instanceof Error) {
+    return base64 ? Buffer.from(reply.message).toString("base64") : reply.message;
+  }
+  return reply.toString(base64 ? "base64" : "utf8");
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+if (import.meta.main) {
+  const port = Number(Deno.env.get("BRIDGE_PORT") ?? "58079");
+  const hostname = Deno.env.get("BRIDGE_HOST") ?? "127.0.0.1";
+  const redisUrl = Deno.env.get("BRIDGE_REDIS_URL") ?? "redis://127.0.0.1:56379";
+  const token = Deno.env.get("BRIDGE_TOKEN") ?? "bpt-local-token";
+  const bridge = await startBridge({ port, hostname, redisUrl, token });
+  console.log(`bridge listening on ${bridge.url} -> ${redisUrl}`);
+  const stop = async () => {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    await bridge.shutdown();
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}
