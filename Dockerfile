@@ -1,0 +1,28 @@
+# Production image of the Bike Power Tracker API.
+#   docker build -t bike-power-tracker-api .
+#   docker compose up -d --build     (with TimescaleDB, Redis and SRH; see docker-compose.yml)
+FROM denoland/deno:2.9.6
+
+ENV DENO_NO_UPDATE_CHECK=1 \
+    DENO_NO_PROMPT=1
+
+# The app folder belongs to the image's non-root user so that `deno install` may write there
+# (node_modules, if the project ever enables it); the sources themselves stay read-only.
+WORKDIR /app
+RUN chown deno:deno /app
+USER deno
+
+# Dependencies first: this layer is rebuilt only when deno.json or deno.lock change.
+COPY deno.json deno.lock ./
+RUN deno install --frozen
+
+COPY src/ ./src/
+COPY sql/ ./sql/
+RUN deno cache --frozen src/main.ts
+
+ENV APP_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000
+EXPOSE 3000
+
+CMD ["deno", "run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"]
