@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { createLiveStore } from "../src/live/store.ts";
 import { createApp } from "../src/app.ts";
 import { startTestApp, type TestApp } from "./support.ts";
@@ -194,6 +195,9 @@ Deno.test("GET /openapi.json is an OpenAPI 3.1 document listing every route", as
   assert.equal(res.status, 200);
   const doc = await res.json();
   assert.equal(doc.openapi, "3.1.0");
+  const validator = new Validator();
+  assert.deepEqual(await validator.validate(structuredClone(doc)), { valid: true });
+  assert.equal(validator.version, "3.1");
   const listed = new Set(
     Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${path}`)
