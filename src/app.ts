@@ -12,6 +12,8 @@ import { docsRoutes } from "./http/docs.ts";
 import { requestLog } from "./http/middleware.ts";
 import { createRouter } from "./http/openapi.ts";
 import { userRoutes } from "./users/routes.ts";
+import { analyticsRoutes } from "./analytics/routes.ts";
+import { workoutRoutes } from "./workouts/routes.ts";
 
 /** The service version reported in the OpenAPI document. */
 export const version = "0.1.0";
@@ -53,6 +55,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route("/", healthRoutes());
   app.route("/api/auth", authRoutes());
   app.route("/api/users", userRoutes());
+  app.route("/api/workouts", workoutRoutes());
+  app.route("/api/analytics", analyticsRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -35,8 +35,19 @@ export const configSchema = z
     PASSWORD_MEMORY_KIB: z.coerce.number().int().min(1024).max(4_194_304).default(19_456),
     PASSWORD_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+    WORKOUT_IDLE_TIMEOUT_S: z.coerce.number().int().min(10).default(1800),
+    LIVE_TTL_S: z.coerce.number().int().min(60).default(86_400),
+    SWEEP_INTERVAL_S: z.coerce.number().int().min(0).default(60),
   })
   .superRefine((env, ctx) => {
+    if (env.LIVE_TTL_S < 2 * env.WORKOUT_IDLE_TIMEOUT_S) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["LIVE_TTL_S"],
+        message: "must be at least twice WORKOUT_IDLE_TIMEOUT_S, so idle rides are archived " +
+          "before their live data could expire",
+      });
+    }
     if (env.APP_ENV === "production" && !env.JWT_PRIVATE_KEY) {
       ctx.addIssue({
         code: "custom",
@@ -70,6 +81,9 @@ export type Config = {
   refreshTokenTtlDays: number;
   passwordCost: { memoryKib: number; iterations: number };
   shutdownTimeoutMs: number;
+  workoutIdleTimeoutS: number;
+  liveTtlS: number;
+  sweepIntervalS: number;
 };
 
 /** Thrown when the environment is invalid; its message lists every bad variable. */
@@ -113,5 +127,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
     passwordCost: { memoryKib: e.PASSWORD_MEMORY_KIB, iterations: e.PASSWORD_ITERATIONS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    workoutIdleTimeoutS: e.WORKOUT_IDLE_TIMEOUT_S,
+    liveTtlS: e.LIVE_TTL_S,
+    sweepIntervalS: e.SWEEP_INTERVAL_S,
   };
 }

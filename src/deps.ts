@@ -2,6 +2,7 @@ import type { TokenIssuer } from "./auth/tokens.ts";
 import type { Config } from "./config.ts";
 import type { Sql } from "./db/client.ts";
 import type { LiveStore } from "./live/store.ts";
+import type { WorkoutLive } from "./live/workout_live.ts";
 import type { Logger } from "./log.ts";
 
 /** Who is calling: a rider (by token or personal API key) or an old client with the shared key. */
@@ -15,6 +16,7 @@ export type Deps = {
   config: Config;
   sql: Sql;
   live: LiveStore;
+  workoutLive: WorkoutLive;
   tokens: TokenIssuer;
   log: Logger;
 };

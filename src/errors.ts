@@ -94,8 +94,12 @@ export function toApiError(err: unknown): ApiError | undefined {
       return new UnavailableError("The database");
     }
   }
-  if (err instanceof Error && err.name === "UpstashError") return undefined;
-  if (err instanceof TypeError && /fetch|connect|network/i.test(err.message)) {
+  // @upstash/redis throws UpstashError for HTTP failures (an outage answers 5xx) and TypeError
+  // when the endpoint cannot be reached: either way the live store is unavailable.
+  if (err instanceof Error && err.name === "UpstashError") {
+    return new UnavailableError("The live store (Redis)");
+  }
+  if (err instanceof TypeError && /fetch|connect|network|refused/i.test(err.message)) {
     return new UnavailableError("The live store (Redis)");
   }
   return undefined;

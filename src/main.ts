@@ -4,6 +4,9 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { createSql } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { createLiveStore } from "./live/store.ts";
+import { workoutLive } from "./live/workout_live.ts";
+import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
+import { maxRideSpanMs } from "./workouts/sample_input.ts";
 import { createLogger } from "./log.ts";
 
 /** Starts the service: config, connections, migrations, HTTP server, graceful shutdown. */
@@ -53,13 +56,32 @@ async function main(): Promise<void> {
     }
   }
 
-  const app = createApp({ config, sql, live, tokens, log });
+  const deps = {
+    config,
+    sql,
+    live,
+    workoutLive: workoutLive(live, { ttlMs: config.liveTtlS * 1000, maxSpanMs: maxRideSpanMs }),
+    tokens,
+    log,
+  };
+  const app = createApp(deps);
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
     onListen: ({ hostname, port }) =>
       log.info("listening", { url: `http://${hostname}:${port}`, docs: "/docs" }),
   }, app.fetch);
+
+  let sweeping = false;
+  const sweeper = config.sweepIntervalS > 0
+    ? setInterval(async () => {
+      if (sweeping) return;
+      sweeping = true;
+      await sweepIdleWorkouts(deps)
+        .catch((err) => log.warn("idle sweep failed", { err: String(err) }))
+        .finally(() => sweeping = false);
+    }, config.sweepIntervalS * 1000)
+    : undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -70,6 +92,7 @@ async function main(): Promise<void> {
       log.warn("shutdown timed out; exiting");
       Deno.exit(1);
     }, config.shutdownTimeoutMs);
+    clearInterval(sweeper);
     await server.shutdown();
     await sql.end({ timeout: 5 });
     clearTimeout(forced);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { prng } from "./analytics_reference.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 
 let t: TestApp;
@@ -6,16 +7,6 @@ Deno.test.beforeAll(async () => {
   t = await startTestApp({ bodyLimitBytes: 64 * 1024 });
 });
 Deno.test.afterAll(() => t.close());
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 Deno.test("thousands of malformed requests never answer 500 and always use the envelope", async () => {
   const rider = await registerRider(t);

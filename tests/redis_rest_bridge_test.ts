@@ -4,68 +4,14 @@
 import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
 import { type Bridge, startBridge } from "../scripts/redis_rest_bridge.ts";
+import { delay, type RedisServer, startRedisServer } from "./local_servers.ts";
 
 const TOKEN = "test-token";
 const PREFIX = "bpt:bridge-test:";
 
-let redisPort = 0;
-let redisProcess: Deno.ChildProcess | undefined;
+let redisServer: RedisServer;
 let bridge: Bridge;
 let redis: Redis;
-
-/** A free TCP port on loopback. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function ping(port: number): Promise<boolean> {
-  let conn: Deno.TcpConn | undefined;
-  try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    await conn.write(new TextEncoder().encode("PING\r\n"));
-    const buf = new Uint8Array(64);
-    const n = await conn.read(buf);
-    return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG");
-  } catch {
-    return false;
-  } finally {
-    conn?.close();
-  }
-}
-
-async function startRedis(port: number): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command("redis-server", {
-    args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const deadline = Date.now() + 10_000;
-  while (!(await ping(port))) {
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      await child.status;
-      throw new Error(`redis-server did not answer on port ${port}`);
-    }
-    await delay(25);
-  }
-  return child;
-}
-
-async function stopRedis(): Promise<void> {
-  if (!redisProcess) return;
-  const child = redisProcess;
-  redisProcess = undefined;
-  child.kill("SIGTERM");
-  await child.status;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** One raw request to the bridge, body always consumed. */
 async function raw(
@@ -86,11 +32,10 @@ async function raw(
 }
 
 Deno.test.beforeAll(async () => {
-  redisPort = freePort();
-  redisProcess = await startRedis(redisPort);
+  redisServer = await startRedisServer();
   bridge = await startBridge({
     port: 0,
-    redisUrl: `redis://127.0.0.1:${redisPort}`,
+    redisUrl: redisServer.url,
     token: TOKEN,
   });
   redis = new Redis({ url: bridge.url, token: TOKEN });
@@ -98,7 +43,7 @@ Deno.test.beforeAll(async () => {
 
 Deno.test.afterAll(async () => {
   await bridge?.shutdown();
-  await stopRedis();
+  await redisServer.stop();
 });
 
 Deno.test("strings, numbers, unicode, empty string and nil round-trip", async () => {
@@ -376,7 +321,7 @@ Deno.test("blocking commands never delay normal commands", async () => {
 
 Deno.test("Redis down gives a fast error and 503; the bridge recovers when it is back", async () => {
   await redis.set(`${PREFIX}before`, "1");
-  await stopRedis();
+  await redisServer.stop();
 
   const started = performance.now();
   await assert.rejects(redis.get(`${PREFIX}before`), /Redis is unavailable/);
@@ -391,7 +336,7 @@ Deno.test("Redis down gives a fast error and 503; the bridge recovers when it is
   const body = await health.json() as { error: string };
   assert.match(body.error, /^Redis is unavailable: /);
 
-  redisProcess = await startRedis(redisPort);
+  await redisServer.start();
   const deadline = Date.now() + 5000;
   for (;;) {
     try {

@@ -6,6 +6,8 @@ import { createSql, type Sql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import type { Deps } from "../src/deps.ts";
 import { createLiveStore } from "../src/live/store.ts";
+import { workoutLive } from "../src/live/workout_live.ts";
+import { maxRideSpanMs } from "../src/workouts/sample_input.ts";
 import { createLogger } from "../src/log.ts";
 
 /** The test configuration: the environment `scripts/test.sh` sets, with cheap password hashing. */
@@ -56,7 +58,12 @@ export type TestApp = {
 export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const config = testConfig(overrides);
   const sql = createSql(config.databaseUrl, { max: 4 });
-  await migrate(sql);
+  await migrate(sql).catch(async (err) => {
+    // Deno reports a failing beforeAll only as "t is undefined" later: say why here.
+    console.error("startTestApp: migrations failed:", err instanceof Error ? err.message : err);
+    await sql.end({ timeout: 1 });
+    throw err;
+  });
   const live = createLiveStore({
     url: config.redisRestUrl,
     token: config.redisRestToken,
@@ -67,6 +74,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     config,
     sql,
     live,
+    workoutLive: workoutLive(live, { ttlMs: config.liveTtlS * 1000, maxSpanMs: maxRideSpanMs }),
     tokens: await testTokens(config),
     log: createLogger("silent"),
   };

@@ -53,6 +53,19 @@ const targets: Record<string, string> = {
 /** Turns a zod validation failure into the 400 error envelope, naming the first bad fields. */
 export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
   if (result.success) return;
+  // A batch of samples names its first bad sample: 422 with its index and field.
+  const sample = result.target === "json"
+    ? result.error.issues.find((i) => i.path[0] === "samples" && typeof i.path[1] === "number")
+    : undefined;
+  if (sample) {
+    const [, index, field] = sample.path;
+    const message = typeof field === "string" && !sample.message.startsWith(field)
+      ? `${field}: ${sample.message}`
+      : sample.message;
+    throw new ApiError(422, "invalid_sample", `Sample ${String(index)}: ${message}`, {
+      extra: { index, field: field ?? null },
+    });
+  }
   const issues = result.error.issues.map((issue) => ({
     path: issue.path.join("."),
     message: issue.message,

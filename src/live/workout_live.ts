@@ -1,0 +1,200 @@
+import type { Sample } from "../analytics/samples.ts";
+import type { LiveStore } from "./store.ts";
+
+/**
+ * Live samples of active workouts, in Redis.
+ *
+ * Keys (all under the configured prefix):
+ * - `workout:<id>` hash: `user` (owner id), `state` (`active` or `closing`), `closing_at` (ms),
+ *   `first` (time of the first sample, ms: a ride may span at most `maxSpanMs` around it);
+ * - `workout:<id>:samples` stream: one entry per accepted batch, field `s` holding one JSON
+ *   document `[[time, power, cadence, heartRate, speed, distance, altitude, lat, lon], …]`
+ *   (a JSON document so that @upstash/redis's parsing of stream values is lossless);
+ * - `workouts:active` sorted set: workout id scored by its last write (ms), for the idle sweeper.
+ *
+ * Every write refreshes the TTL of the workout's keys, so an abandoned ride never leaks memory.
+ */
+
+/** A stored sample row: time (epoch ms) and the metrics in `Sample` field order. */
+type Row = [number, ...(number | null)[]];
+
+const ingestScript = `
+local meta = redis.call('HMGET', KEYS[1], 'user', 'state')
+if not meta[1] or meta[1] ~= ARGV[1] then return 0 end
+if meta[2] ~= 'active' then return -1 end
+local first = tonumber(redis.call('HGET', KEYS[1], 'first') or ARGV[6])
+if tonumber(ARGV[7]) - first > tonumber(ARGV[8]) or first - tonumber(ARGV[6]) > tonumber(ARGV[8]) then
+  return -2
+end
+redis.call('HSETNX', KEYS[1], 'first', ARGV[6])
+local id = redis.call('XADD', KEYS[2], '*', 's', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+return id
+`;
+
+const closeScript = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 0 end
+if state == 'closing' and tonumber(redis.call('HGET', KEYS[1], 'closing_at') or '0') > tonumber(ARGV[2]) then
+  return -1
+end
+redis.call('HSET', KEYS[1], 'state', 'closing', 'closing_at', ARGV[1])
+return 1
+`;
+
+/** What appending a batch did. */
+export type AppendResult =
+  | { ok: true; cursor: string }
+  | { ok: false; reason: "not_live" | "closing" | "span" };
+
+/** Samples read back from a live stream, with the cursor of the last entry read. */
+export type LivePage = { samples: Sample[]; cursor: string | null; entries: number };
+
+function toRow(s: Sample): Row {
+  return [s.time, s.power, s.cadence, s.heartRate, s.speed, s.distance, s.altitude, s.lat, s.lon];
+}
+
+function fromRow(row: readonly (number | null)[]): Sample {
+  return {
+    time: row[0] as number,
+    power: row[1] ?? null,
+    cadence: row[2] ?? null,
+    heartRate: row[3] ?? null,
+    speed: row[4] ?? null,
+    distance: row[5] ?? null,
+    altitude: row[6] ?? null,
+    lat: row[7] ?? null,
+    lon: row[8] ?? null,
+  };
+}
+
+/** Decodes an entry's `s` field, whether the client already parsed the JSON or not. */
+function decodeEntry(value: unknown): Sample[] {
+  const rows = typeof value === "string" ? JSON.parse(value) : value;
+  if (!Array.isArray(rows)) throw new Error("Live stream entry is not a list of samples");
+  return rows.map(fromRow);
+}
+
+/** Live-sample operations for workouts, built on the live store. */
+export function workoutLive(live: LiveStore, options: { ttlMs: number; maxSpanMs: number }) {
+  const metaKey = (id: string) => live.key(`workout:${id}`);
+  const streamKey = (id: string) => live.key(`workout:${id}:samples`);
+  const activeKey = live.key("workouts:active");
+  const ingest = live.redis.createScript<number | string>(ingestScript);
+  const close = live.redis.createScript<number>(closeScript);
+
+  return {
+    /** Registers a workout as live for its owner (idempotent). */
+    async open(workoutId: string, userId: string, now = Date.now()): Promise<void> {
+      const tx = live.redis.multi();
+      tx.hset(metaKey(workoutId), { user: userId, state: "active" });
+      tx.pexpire(metaKey(workoutId), options.ttlMs);
+      tx.zadd(activeKey, { score: now, member: workoutId });
+      await tx.exec();
+    },
+
+    /** Appends a batch as one stream entry with one Redis command (a Lua script). */
+    async append(
+      workoutId: string,
+      userId: string,
+      samples: readonly Sample[],
+      now = Date.now(),
+    ): Promise<AppendResult> {
+      const result = await ingest.exec(
+        [metaKey(workoutId), streamKey(workoutId), activeKey],
+        [
+          userId,
+          JSON.stringify(samples.map(toRow)),
+          String(options.ttlMs),
+          String(now),
+          workoutId,
+          String(Math.min(...samples.map((s) => s.time))),
+          String(Math.max(...samples.map((s) => s.time))),
+          String(options.maxSpanMs),
+        ],
+      );
+      if (result === 0) return { ok: false, reason: "not_live" };
+      if (result === -1) return { ok: false, reason: "closing" };
+      if (result === -2) return { ok: false, reason: "span" };
+      return { ok: true, cursor: String(result) };
+    },
+
+    /** Reads up to `count` entries after `cursor` (exclusive; null = from the start). */
+    async read(workoutId: string, cursor: string | null, count: number): Promise<LivePage> {
+      const start = cursor === null ? "-" : `(${cursor}`;
+      const entries = await live.redis.xrange(streamKey(workoutId), start, "+", count);
+      const samples: Sample[] = [];
+      let last: string | null = cursor;
+      let n = 0;
+      for (const [id, fields] of Object.entries(entries)) {
+        samples.push(...decodeEntry((fields as Record<string, unknown>).s));
+        last = id;
+        n++;
+      }
+      return { samples, cursor: last, entries: n };
+    },
+
+    /** Reads every entry, paged. */
+    async readAll(workoutId: string, pageSize = 1000): Promise<LivePage> {
+      const samples: Sample[] = [];
+      let cursor: string | null = null;
+      let entries = 0;
+      for (;;) {
+        const page: LivePage = await this.read(workoutId, cursor, pageSize);
+        samples.push(...page.samples);
+        entries += page.entries;
+        if (page.entries < pageSize) return { samples, cursor: page.cursor, entries };
+        cursor = page.cursor;
+      }
+    },
+
+    /**
+     * Stops ingest before archiving. Answers false when another closer holds it (closing for
+     * less than `staleMs`) or the workout is not live.
+     */
+    async markClosing(workoutId: string, options: { now?: number; staleMs?: number } = {}) {
+      const now = options.now ?? Date.now();
+      const result = await close.exec([metaKey(workoutId)], [
+        String(now),
+        String(now - (options.staleMs ?? 5 * 60_000)),
+      ]);
+      return result === 1;
+    },
+
+    /** Lets ingest continue after a failed archive. */
+    async reopen(workoutId: string): Promise<void> {
+      const tx = live.redis.multi();
+      tx.hset(metaKey(workoutId), { state: "active" });
+      tx.pexpire(metaKey(workoutId), options.ttlMs);
+      tx.pexpire(streamKey(workoutId), options.ttlMs);
+      await tx.exec();
+    },
+
+    /** True when the workout has live keys. */
+    async exists(workoutId: string): Promise<boolean> {
+      return (await live.redis.exists(metaKey(workoutId), streamKey(workoutId))) > 0;
+    },
+
+    /** Deletes a workout's live keys (after archiving or deleting it). */
+    async remove(workoutId: string): Promise<void> {
+      const tx = live.redis.multi();
+      tx.del(metaKey(workoutId), streamKey(workoutId));
+      tx.zrem(activeKey, workoutId);
+      await tx.exec();
+    },
+
+    /** Workouts whose last write is older than `before` (ms), oldest first. */
+    async idleSince(before: number, limit = 50): Promise<string[]> {
+      return await live.redis.zrange<string[]>(activeKey, 0, before, {
+        byScore: true,
+        offset: 0,
+        count: limit,
+      });
+    },
+  };
+}
+
+/** The live-sample operations object. */
+export type WorkoutLive = ReturnType<typeof workoutLive>;

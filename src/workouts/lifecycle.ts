@@ -1,0 +1,186 @@
+import { summarize } from "../analytics/power.ts";
+import type { Sample } from "../analytics/samples.ts";
+import { refreshAggregates } from "../db/timescale.ts";
+import type { Deps } from "../deps.ts";
+import { ApiError, toApiError, UnavailableError } from "../errors.ts";
+import { normalizeSamples } from "./sample_input.ts";
+import {
+  archiveWorkout,
+  getWorkout,
+  insertWorkout,
+  riderSettings,
+  type WorkoutRow,
+} from "./queries.ts";
+
+/** A completed archive: the workout and how much was archived. */
+export type ArchiveResult = { workout: WorkoutRow; archivedSamples: number; entries: number };
+
+function notFound(): ApiError {
+  return new ApiError(404, "not_found", "Workout not found");
+}
+
+function notActive(): ApiError {
+  return new ApiError(400, "workout_not_active", "Workout is not active");
+}
+
+/** Starts an active workout and registers it as live. */
+export async function startWorkout(
+  deps: Deps,
+  input: { userId: string; title: string | null; sport: string; streamName: string | null },
+): Promise<WorkoutRow> {
+  const workout = await insertWorkout(deps.sql, input).catch((err) => {
+    if (err?.code === "23505") {
+      throw new ApiError(409, "stream_in_use", "An active workout already uses this stream name");
+    }
+    throw err;
+  });
+  await deps.workoutLive.open(workout.id, input.userId);
+  return workout;
+}
+
+/** Appends a batch of samples to an active workout's live stream (one Redis command). */
+export async function ingestSamples(
+  deps: Deps,
+  ids: { workoutId: string; userId: string },
+  samples: readonly Sample[],
+): Promise<{ accepted: number; cursor: string }> {
+  let result = await deps.workoutLive.append(ids.workoutId, ids.userId, samples);
+  if (!result.ok && result.reason === "not_live") {
+    // Unknown here: someone else's, completed, or live keys lost (e.g. Redis was flushed).
+    const workout = await getWorkout(deps.sql, ids);
+    if (!workout) throw notFound();
+    if (workout.status !== "active") throw notActive();
+    await deps.workoutLive.open(ids.workoutId, ids.userId);
+    result = await deps.workoutLive.append(ids.workoutId, ids.userId, samples);
+  }
+  if (!result.ok && result.reason === "span") {
+    throw new ApiError(422, "ride_too_long", "Samples of one ride must span at most 48 hours");
+  }
+  if (!result.ok) {
+    throw new ApiError(409, "workout_closing", "Workout is being completed; samples not accepted");
+  }
+  return { accepted: samples.length, cursor: result.cursor };
+}
+
+/**
+ * Completes an active workout (DESIGN §5): stop ingest, read every live sample, compute the
+ * summary, write everything in one transaction, then refresh aggregates and drop the live keys.
+ *
+ * If the database fails, the live stream stays and the workout stays active (503; retry later).
+ */
+export async function completeWorkout(
+  deps: Deps,
+  ids: { workoutId: string; userId: string },
+): Promise<ArchiveResult> {
+  const workout = await getWorkout(deps.sql, ids);
+  if (!workout) throw notFound();
+  if (workout.status !== "active") {
+    // A repeat after a crash between commit and cleanup: finish the cleanup.
+    await deps.workoutLive.remove(ids.workoutId).catch(() => {});
+    throw notActive();
+  }
+  await deps.workoutLive.markClosing(ids.workoutId);
+  try {
+    const page = await deps.workoutLive.readAll(ids.workoutId);
+    const result = await archive(deps, { ...ids, samples: page.samples });
+    if (!result) {
+      await deps.workoutLive.remove(ids.workoutId).catch(() => {});
+      throw notActive();
+    }
+    await afterCommit(deps, result);
+    return { workout: result, archivedSamples: page.samples.length, entries: page.entries };
+  } catch (err) {
+    const known = toApiError(err);
+    if (!known || known.status >= 500) {
+      await deps.workoutLive.reopen(ids.workoutId).catch((reopenErr) =>
+        deps.log.warn("could not reopen workout after a failed archive", {
+          workoutId: ids.workoutId,
+          err: String(reopenErr),
+        })
+      );
+      if (!known) {
+        deps.log.error("archive failed", { workoutId: ids.workoutId, err: String(err) });
+        throw new UnavailableError("Archiving");
+      }
+    }
+    throw err;
+  }
+}
+
+/** Archives a finished ride given as samples, without a live phase. */
+export async function importWorkout(
+  deps: Deps,
+  input: { userId: string; title: string | null; sport: string; samples: readonly Sample[] },
+): Promise<ArchiveResult> {
+  const workout = await insertWorkout(deps.sql, { ...input, streamName: null });
+  const result = await archive(deps, {
+    workoutId: workout.id,
+    userId: input.userId,
+    samples: input.samples,
+  }).catch(async (err) => {
+    await deps.sql`delete from workouts where id = ${workout.id}`.catch(() => {});
+    throw err;
+  });
+  if (!result) throw new Error("A freshly imported workout was not active");
+  await afterCommit(deps, result);
+  return { workout: result, archivedSamples: input.samples.length, entries: 0 };
+}
+
+async function archive(
+  deps: Deps,
+  input: { workoutId: string; userId: string; samples: readonly Sample[] },
+): Promise<WorkoutRow | undefined> {
+  const samples = normalizeSamples(input.samples);
+  const rider = await riderSettings(deps.sql, input.userId);
+  const summary = summarize(samples, { ftp: rider.ftpWatts, maxHr: rider.maxHr });
+  return await archiveWorkout(deps.sql, {
+    workoutId: input.workoutId,
+    userId: input.userId,
+    samples,
+    summary,
+    ftpWatts: rider.ftpWatts,
+  });
+}
+
+async function afterCommit(deps: Deps, workout: WorkoutRow): Promise<void> {
+  await refreshAggregates(deps.sql, {
+    from: workout.startTime,
+    to: workout.endTime ?? workout.startTime,
+  }).catch((err) =>
+    deps.log.warn("aggregate refresh failed", { workoutId: workout.id, err: String(err) })
+  );
+  await deps.workoutLive.remove(workout.id).catch((err) =>
+    deps.log.warn("could not delete live keys after archiving", {
+      workoutId: workout.id,
+      err: String(err),
+    })
+  );
+}
+
+/**
+ * Completes rides idle longer than the configured timeout. Safe with several instances: a ride
+ * being closed elsewhere is skipped, and the archive transaction only completes an active ride.
+ */
+export async function sweepIdleWorkouts(deps: Deps, now = Date.now()): Promise<number> {
+  const idleMs = deps.config.workoutIdleTimeoutS * 1000;
+  const ids = await deps.workoutLive.idleSince(now - idleMs);
+  let completed = 0;
+  for (const workoutId of ids) {
+    const [row] = await deps.sql<{ userId: string; status: string }[]>`
+      select user_id, status from workouts where id = ${workoutId}
+    `;
+    if (!row || row.status !== "active") {
+      await deps.workoutLive.remove(workoutId);
+      continue;
+    }
+    if (!(await deps.workoutLive.markClosing(workoutId, { now }))) continue;
+    try {
+      await completeWorkout(deps, { workoutId, userId: row.userId });
+      completed++;
+      deps.log.info("idle workout archived", { workoutId });
+    } catch (err) {
+      deps.log.warn("idle workout not archived; will retry", { workoutId, err: String(err) });
+    }
+  }
+  return completed;
+}

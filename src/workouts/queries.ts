@@ -1,0 +1,266 @@
+import type { Sample } from "../analytics/samples.ts";
+import type { WorkoutSummary } from "../analytics/power.ts";
+import type { Sql } from "../db/client.ts";
+
+/** A workout row as the queries return it. */
+export type WorkoutRow = {
+  id: string;
+  userId: string;
+  streamName: string | null;
+  status: "active" | "completed";
+  title: string | null;
+  notes: string | null;
+  sport: string;
+  startTime: Date;
+  endTime: Date | null;
+  durationS: number | null;
+  movingS: number | null;
+  sampleCount: number;
+  summary: Partial<WorkoutSummary>;
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt: Date | null;
+};
+
+const columns = (sql: Sql) =>
+  sql`
+  id, user_id, stream_name, status, title, notes, sport, start_time, end_time, duration_s,
+  moving_s, sample_count, summary, created_at, updated_at, completed_at
+`;
+
+/** Inserts an active workout. A stream name already used by an active workout raises 23505. */
+export async function insertWorkout(
+  sql: Sql,
+  workout: { userId: string; title: string | null; sport: string; streamName: string | null },
+): Promise<WorkoutRow> {
+  const [row] = await sql<WorkoutRow[]>`
+    insert into workouts (user_id, title, sport, stream_name)
+    values (${workout.userId}, ${workout.title}, ${workout.sport}, ${workout.streamName})
+    returning ${columns(sql)}
+  `;
+  return row;
+}
+
+/** Reads one of the user's workouts. */
+export async function getWorkout(
+  sql: Sql,
+  ids: { workoutId: string; userId: string },
+): Promise<WorkoutRow | undefined> {
+  const [row] = await sql<WorkoutRow[]>`
+    select ${columns(sql)} from workouts
+    where id = ${ids.workoutId} and user_id = ${ids.userId}
+  `;
+  return row;
+}
+
+/** Finds the user's active workout bound to a stream name. */
+export async function getActiveByStream(
+  sql: Sql,
+  options: { streamName: string; userId: string },
+): Promise<WorkoutRow | undefined> {
+  const [row] = await sql<WorkoutRow[]>`
+    select ${columns(sql)} from workouts
+    where stream_name = ${options.streamName} and user_id = ${options.userId}
+      and status = 'active'
+  `;
+  return row;
+}
+
+/** Filters of the workout list. */
+export type ListFilter = {
+  userId: string;
+  status?: "active" | "completed";
+  sport?: string;
+  from?: Date;
+  to?: Date;
+  limit: number;
+  offset: number;
+};
+
+/** Lists the user's workouts, newest first, with the total count for pagination. */
+export async function listWorkouts(
+  sql: Sql,
+  filter: ListFilter,
+): Promise<{ rows: WorkoutRow[]; total: number }> {
+  const where = sql`
+    where user_id = ${filter.userId}
+    ${filter.status ? sql`and status = ${filter.status}` : sql``}
+    ${filter.sport ? sql`and sport = ${filter.sport}` : sql``}
+    ${filter.from ? sql`and start_time >= ${filter.from}` : sql``}
+    ${filter.to ? sql`and start_time <= ${filter.to}` : sql``}
+  `;
+  const [rows, [count]] = await Promise.all([
+    sql<WorkoutRow[]>`
+      select ${columns(sql)} from workouts ${where}
+      order by start_time desc, id
+      limit ${filter.limit} offset ${filter.offset}
+    `,
+    sql<{ total: number }[]>`select count(*)::int as total from workouts ${where}`,
+  ]);
+  return { rows, total: count.total };
+}
+
+/** Changes title, notes or sport. */
+export async function updateWorkout(
+  sql: Sql,
+  ids: { workoutId: string; userId: string },
+  patch: { title?: string | null; notes?: string | null; sport?: string },
+): Promise<WorkoutRow | undefined> {
+  const keys = (["title", "notes", "sport"] as const).filter((k) => patch[k] !== undefined);
+  if (keys.length === 0) return getWorkout(sql, ids);
+  const [row] = await sql<WorkoutRow[]>`
+    update workouts set ${sql(patch, ...keys)}, updated_at = now()
+    where id = ${ids.workoutId} and user_id = ${ids.userId}
+    returning ${columns(sql)}
+  `;
+  return row;
+}
+
+/** Deletes a workout with its telemetry and efforts; returns its time range, if it existed. */
+export async function deleteWorkout(
+  sql: Sql,
+  ids: { workoutId: string; userId: string },
+): Promise<{ startTime: Date; endTime: Date | null } | undefined> {
+  return await sql.begin(async (tx) => {
+    const [row] = await tx<{ startTime: Date; endTime: Date | null }[]>`
+      delete from workouts where id = ${ids.workoutId} and user_id = ${ids.userId}
+      returning start_time, end_time
+    `;
+    if (!row) return undefined;
+    // Time bounds let TimescaleDB skip every chunk outside the ride.
+    const from = new Date(row.startTime.getTime() - 86_400_000);
+    const to = new Date((row.endTime ?? row.startTime).getTime() + 86_400_000);
+    await tx`
+      delete from telemetry
+      where workout_id = ${ids.workoutId} and time >= ${from} and time <= ${to}
+    `;
+    await tx`
+      delete from workout_efforts
+      where workout_id = ${ids.workoutId} and start_time = ${row.startTime}
+    `;
+    return row;
+  });
+}
+
+/** The rider's settings that a summary depends on. */
+export async function riderSettings(
+  sql: Sql,
+  userId: string,
+): Promise<{ ftpWatts: number | null; maxHr: number | null }> {
+  const [row] = await sql<{ ftpWatts: number | null; maxHr: number | null }[]>`
+    select ftp_watts, max_hr from users where id = ${userId}
+  `;
+  return row ?? { ftpWatts: null, maxHr: null };
+}
+
+function column(samples: readonly Sample[], field: keyof Sample): (number | null)[] {
+  return samples.map((s) => s[field]);
+}
+
+/**
+ * Archives a workout in one transaction: telemetry rows, best efforts, and the summary — only
+ * while the workout is still active. Answers false when it was already completed (nothing written).
+ */
+export async function archiveWorkout(
+  sql: Sql,
+  archive: {
+    workoutId: string;
+    userId: string;
+    samples: readonly Sample[];
+    summary: WorkoutSummary;
+    ftpWatts: number | null;
+  },
+): Promise<WorkoutRow | undefined> {
+  const { workoutId, userId, samples, summary: s } = archive;
+  return await sql.begin(async (tx) => {
+    const [current] = await tx<{ status: string; startTime: Date }[]>`
+      select status, start_time from workouts
+      where id = ${workoutId} and user_id = ${userId}
+      for update
+    `;
+    if (!current || current.status !== "active") return undefined;
+    const startTime = s.startTime ? new Date(s.startTime) : current.startTime;
+
+    if (samples.length > 0) {
+      await tx`
+        insert into telemetry (
+          workout_id, user_id, time, power, cadence, heart_rate, speed, distance, altitude, lat, lon
+        )
+        select ${workoutId}::uuid, ${userId}::uuid, to_timestamp(u.t / 1000.0),
+          u.power, u.cadence, u.heart_rate, u.speed, u.distance, u.altitude, u.lat, u.lon
+        from unnest(
+          ${column(samples, "time") as number[]}::float8[],
+          ${column(samples, "power")}::float8[],
+          ${column(samples, "cadence")}::float8[],
+          ${column(samples, "heartRate")}::float8[],
+          ${column(samples, "speed")}::float8[],
+          ${column(samples, "distance")}::float8[],
+          ${column(samples, "altitude")}::float8[],
+          ${column(samples, "lat")}::float8[],
+          ${column(samples, "lon")}::float8[]
+        ) as u(t, power, cadence, heart_rate, speed, distance, altitude, lat, lon)
+        on conflict (workout_id, time) do nothing
+      `;
+    }
+
+    const efforts = s.powerCurve.filter((p) => p.watts !== null);
+    if (efforts.length > 0) {
+      await tx`
+        insert into workout_efforts (user_id, workout_id, start_time, duration_s, watts)
+        select ${userId}::uuid, ${workoutId}::uuid, ${startTime}::timestamptz, e.duration_s, e.watts
+        from unnest(
+          ${efforts.map((e) => e.duration)}::int[],
+          ${efforts.map((e) => e.watts as number)}::float8[]
+        ) as e(duration_s, watts)
+        on conflict do nothing
+      `;
+    }
+
+    const [row] = await tx<WorkoutRow[]>`
+      update workouts set
+        status = 'completed',
+        start_time = ${startTime},
+        end_time = ${s.endTime ? new Date(s.endTime) : startTime},
+        duration_s = ${s.elapsedS},
+        moving_s = ${s.movingS},
+        avg_power = ${s.avgPower},
+        max_power = ${s.maxPower},
+        normalized_power = ${s.normalizedPower},
+        avg_cadence = ${s.avgCadence},
+        max_cadence = ${s.maxCadence},
+        avg_heart_rate = ${s.avgHeartRate},
+        max_heart_rate = ${s.maxHeartRate},
+        avg_speed = ${s.avgSpeed},
+        max_speed = ${s.maxSpeed},
+        distance_m = ${s.distanceM},
+        elevation_gain_m = ${s.elevationGainM},
+        work_kj = ${s.workKj},
+        intensity_factor = ${s.intensityFactor},
+        tss = ${s.tss},
+        ftp_watts = ${archive.ftpWatts},
+        sample_count = ${s.sampleCount},
+        summary = ${tx.json(s as never)},
+        completed_at = now(),
+        updated_at = now()
+      where id = ${workoutId}
+      returning ${columns(tx as unknown as Sql)}
+    `;
+    return row;
+  });
+}
+
+/** Reads a completed workout's archived samples in time order. */
+export async function readTelemetry(sql: Sql, workout: WorkoutRow): Promise<Sample[]> {
+  // Time bounds let TimescaleDB skip every chunk outside the ride.
+  const from = new Date(workout.startTime.getTime() - 86_400_000);
+  const to = new Date((workout.endTime ?? workout.startTime).getTime() + 86_400_000);
+  const rows = await sql<(Omit<Sample, "time"> & { t: number })[]>`
+    select (extract(epoch from time) * 1000)::float8 as t, power, cadence, heart_rate, speed,
+      distance, altitude, lat, lon
+    from telemetry
+    where workout_id = ${workout.id} and user_id = ${workout.userId}
+      and time >= ${from} and time <= ${to}
+    order by time
+  `;
+  return rows.map(({ t, ...metrics }) => ({ time: Math.round(t), ...metrics }));
+}

@@ -1,0 +1,439 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireUser, userIdOf } from "../auth/middleware.ts";
+import { telemetrySeries } from "../analytics/aggregate_queries.ts";
+import { ApiError } from "../errors.ts";
+import { createRouter, errors, json, jsonBody, userSecurity } from "../http/openapi.ts";
+import { completeWorkout, importWorkout, ingestSamples, startWorkout } from "./lifecycle.ts";
+import {
+  deleteWorkout,
+  getActiveByStream,
+  getWorkout,
+  listWorkouts,
+  readTelemetry,
+  updateWorkout,
+} from "./queries.ts";
+import { maxBatchSamples, maxImportSamples, sampleBatch, toSample } from "./sample_input.ts";
+import { gridSeries } from "./grid_series.ts";
+import { sampleJson, SampleSchema, workoutJson, WorkoutSchema } from "./workout_json.ts";
+import { refreshAggregates } from "../db/timescale.ts";
+import { metricFields } from "../analytics/samples.ts";
+
+const tags = ["Workouts"];
+const IdParams = z.object({
+  id: z.uuid("must be a workout id (UUID)").openapi({ param: { name: "id", in: "path" } }),
+});
+const streamName = z
+  .string()
+  .min(1, "streamName is required")
+  .max(64, "streamName must be at most 64 characters")
+  .regex(/^[a-zA-Z0-9_-]+$/, "streamName must be alphanumeric (letters, digits, _ and -)");
+const title = z.string().trim().max(200);
+const sport = z.string().trim().min(1).max(50);
+const status = z
+  .string()
+  .transform((value) => value.toLowerCase())
+  .pipe(z.enum(["active", "completed"], "status must be active or completed"));
+
+const WorkoutEnvelope = z.object({ success: z.literal(true), workout: WorkoutSchema });
+const ArchiveEnvelope = WorkoutEnvelope.extend({
+  archivedMessages: z.number().int().openapi({ description: "Samples archived" }),
+});
+
+const create = createRoute({
+  method: "post",
+  path: "/",
+  tags,
+  summary: "Start a workout (an active row and its live stream)",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    body: jsonBody(z.object({
+      title: title.optional(),
+      sport: sport.optional(),
+      streamName: streamName.optional(),
+    })),
+  },
+  responses: { 201: json(WorkoutEnvelope, "Started"), ...errors(400, 401, 409, 415, 503) },
+});
+
+const importRide = createRoute({
+  method: "post",
+  path: "/import",
+  tags,
+  summary: `Archive a finished ride given as samples (at most ${maxImportSamples})`,
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    body: jsonBody(z.object({
+      title: title.optional(),
+      sport: sport.optional(),
+      samples: sampleBatch(maxImportSamples),
+    })),
+  },
+  responses: { 201: json(ArchiveEnvelope, "Archived"), ...errors(400, 401, 415, 422, 503) },
+});
+
+const addSamples = createRoute({
+  method: "post",
+  path: "/{id}/samples",
+  tags,
+  summary: `Add a batch of live samples (at most ${maxBatchSamples}); one Redis command`,
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: IdParams,
+    body: jsonBody(z.object({ samples: sampleBatch(maxBatchSamples) })),
+  },
+  responses: {
+    202: json(
+      z.object({
+        success: z.literal(true),
+        accepted: z.number().int(),
+        cursor: z.string().openapi({ description: "Id of the stored batch, for /live?after=" }),
+      }),
+      "Accepted into the live stream",
+    ),
+    ...errors(400, 401, 404, 409, 415, 422, 503),
+  },
+});
+
+const liveSamples = createRoute({
+  method: "get",
+  path: "/{id}/live",
+  tags,
+  summary: "Samples received so far (after a cursor), for a reconnecting client",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: IdParams,
+    query: z.object({
+      after: z.string().regex(/^\d+-\d+$/, "after must be a cursor from an earlier answer")
+        .optional(),
+      limit: z.coerce.number().int().min(1).max(10_000).default(1000)
+        .openapi({ description: "Most stored batches to return" }),
+    }),
+  },
+  responses: {
+    200: json(
+      z.object({
+        status: z.enum(["active", "completed"]),
+        samples: z.array(SampleSchema),
+        cursor: z.string().nullable(),
+        more: z.boolean(),
+      }),
+      "Live samples",
+    ),
+    ...errors(400, 401, 404, 503),
+  },
+});
+
+const complete = createRoute({
+  method: "post",
+  path: "/{id}/complete",
+  tags,
+  summary: "Complete a workout: archive every live sample and compute its summary",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: IdParams,
+    body: {
+      content: {
+        "application/json": { schema: z.object({ archiveTelemetry: z.boolean().optional() }) },
+      },
+      required: false,
+    },
+  },
+  responses: { 200: json(ArchiveEnvelope, "Archived"), ...errors(400, 401, 404, 503) },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/",
+  tags,
+  summary: "The rider's workouts, newest first",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    query: z.object({
+      page: z.coerce.number().int().min(1).default(1),
+      limit: z.coerce.number().int().min(1).max(1000).default(20),
+      status: status.optional(),
+      sport: sport.optional(),
+      startDate: z.coerce.date("startDate must be a date").optional(),
+      endDate: z.coerce.date("endDate must be a date").optional(),
+    }),
+  },
+  responses: {
+    200: json(
+      z.object({
+        workouts: z.array(WorkoutSchema),
+        pagination: z.object({
+          page: z.number().int(),
+          limit: z.number().int(),
+          total: z.number().int(),
+          totalPages: z.number().int(),
+        }),
+      }),
+      "A page of workouts",
+    ),
+    ...errors(400, 401),
+  },
+});
+
+const byStream = createRoute({
+  method: "get",
+  path: "/by-stream/{streamName}",
+  tags,
+  summary: "The rider's active workout bound to a stream name",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: z.object({
+      streamName: streamName.openapi({ param: { name: "streamName", in: "path" } }),
+    }),
+  },
+  responses: { 200: json(WorkoutEnvelope, "The active workout"), ...errors(400, 401, 404) },
+});
+
+const getOne = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags,
+  summary: "One workout (with its samples when includeTelemetry=true)",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: IdParams,
+    query: z.object({
+      includeTelemetry: z.enum(["true", "false"]).default("false"),
+    }),
+  },
+  responses: { 200: json(WorkoutEnvelope, "The workout"), ...errors(400, 401, 404) },
+});
+
+const patch = createRoute({
+  method: "patch",
+  path: "/{id}",
+  tags,
+  summary: "Change title, description or sport",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: IdParams,
+    body: jsonBody(
+      z.object({
+        title: title.nullable().optional(),
+        description: z.string().max(10_000).nullable().optional(),
+        sport: sport.optional(),
+      }).strict(),
+    ),
+  },
+  responses: { 200: json(WorkoutEnvelope, "Updated"), ...errors(400, 401, 404, 415) },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags,
+  summary: "Delete a workout with its telemetry, efforts and live stream",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: { params: IdParams },
+  responses: {
+    200: json(z.object({ success: z.literal(true) }), "Deleted"),
+    ...errors(400, 401, 404),
+  },
+});
+
+const telemetryFields = metricFields;
+
+const telemetry = createRoute({
+  method: "get",
+  path: "/{id}/telemetry",
+  tags,
+  summary: "Archived samples as columns; 10s and 1m come from the aggregates",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: IdParams,
+    query: z.object({
+      resolution: z.enum(["raw", "1s", "10s", "1m"]).default("raw"),
+      fields: z
+        .string()
+        .transform((v) => v.split(",").map((f) => f.trim()).filter(Boolean))
+        .pipe(z.array(z.enum(telemetryFields, "fields must be a comma list of metric names")))
+        .optional(),
+    }),
+  },
+  responses: {
+    200: json(
+      z.record(z.string(), z.array(z.union([z.string(), z.number(), z.null()]))),
+      "Column-oriented series: time plus one array per field",
+    ),
+    ...errors(400, 401, 404),
+  },
+});
+
+/** Routes under /api/workouts. */
+export function workoutRoutes() {
+  const app = createRouter();
+
+  app.openapi(create, async (c) => {
+    const body = c.req.valid("json");
+    const workout = await startWorkout(c.var.deps, {
+      userId: userIdOf(c.var.principal),
+      title: body.title ?? body.streamName ?? null,
+      sport: body.sport ?? "cycling",
+      streamName: body.streamName ?? null,
+    });
+    return c.json({ success: true as const, workout: workoutJson(workout) }, 201);
+  });
+
+  app.openapi(importRide, async (c) => {
+    const body = c.req.valid("json");
+    const result = await importWorkout(c.var.deps, {
+      userId: userIdOf(c.var.principal),
+      title: body.title ?? null,
+      sport: body.sport ?? "cycling",
+      samples: body.samples.map(toSample),
+    });
+    return c.json({
+      success: true as const,
+      workout: workoutJson(result.workout),
+      archivedMessages: result.archivedSamples,
+    }, 201);
+  });
+
+  app.openapi(addSamples, async (c) => {
+    const { id } = c.req.valid("param");
+    const result = await ingestSamples(
+      c.var.deps,
+      { workoutId: id, userId: userIdOf(c.var.principal) },
+      c.req.valid("json").samples.map(toSample),
+    );
+    return c.json({ success: true as const, ...result }, 202);
+  });
+
+  app.openapi(liveSamples, async (c) => {
+    const { id } = c.req.valid("param");
+    const { after, limit } = c.req.valid("query");
+    const ids = { workoutId: id, userId: userIdOf(c.var.principal) };
+    const workout = await getWorkout(c.var.deps.sql, ids);
+    if (!workout) throw new ApiError(404, "not_found", "Workout not found");
+    if (workout.status === "completed") {
+      return c.json({
+        status: "completed" as const,
+        samples: [],
+        cursor: after ?? null,
+        more: false,
+      }, 200);
+    }
+    const page = await c.var.deps.workoutLive.read(id, after ?? null, limit);
+    return c.json({
+      status: "active" as const,
+      samples: page.samples.map(sampleJson),
+      cursor: page.cursor,
+      more: page.entries === limit,
+    }, 200);
+  });
+
+  app.openapi(complete, async (c) => {
+    const { id } = c.req.valid("param");
+    const result = await completeWorkout(c.var.deps, {
+      workoutId: id,
+      userId: userIdOf(c.var.principal),
+    });
+    return c.json({
+      success: true as const,
+      workout: workoutJson(result.workout),
+      archivedMessages: result.archivedSamples,
+    }, 200);
+  });
+
+  app.openapi(list, async (c) => {
+    const q = c.req.valid("query");
+    const { rows, total } = await listWorkouts(c.var.deps.sql, {
+      userId: userIdOf(c.var.principal),
+      status: q.status,
+      sport: q.sport,
+      from: q.startDate,
+      to: q.endDate,
+      limit: q.limit,
+      offset: (q.page - 1) * q.limit,
+    });
+    return c.json({
+      workouts: rows.map((row) => workoutJson(row)),
+      pagination: {
+        page: q.page,
+        limit: q.limit,
+        total,
+        totalPages: Math.ceil(total / q.limit),
+      },
+    }, 200);
+  });
+
+  app.openapi(byStream, async (c) => {
+    const row = await getActiveByStream(c.var.deps.sql, {
+      streamName: c.req.valid("param").streamName,
+      userId: userIdOf(c.var.principal),
+    });
+    if (!row) throw new ApiError(404, "not_found", "No active workout for this stream");
+    return c.json({ success: true as const, workout: workoutJson(row) }, 200);
+  });
+
+  app.openapi(getOne, async (c) => {
+    const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+    const row = await getWorkout(c.var.deps.sql, ids);
+    if (!row) throw new ApiError(404, "not_found", "Workout not found");
+    const withTelemetry = c.req.valid("query").includeTelemetry === "true";
+    const samples = !withTelemetry
+      ? null
+      : row.status === "completed"
+      ? await readTelemetry(c.var.deps.sql, row)
+      : (await c.var.deps.workoutLive.readAll(ids.workoutId)).samples;
+    return c.json({ success: true as const, workout: workoutJson(row, samples) }, 200);
+  });
+
+  app.openapi(patch, async (c) => {
+    const body = c.req.valid("json");
+    const row = await updateWorkout(
+      c.var.deps.sql,
+      { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) },
+      { title: body.title, notes: body.description, sport: body.sport },
+    );
+    if (!row) throw new ApiError(404, "not_found", "Workout not found");
+    return c.json({ success: true as const, workout: workoutJson(row) }, 200);
+  });
+
+  app.openapi(remove, async (c) => {
+    const deps = c.var.deps;
+    const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+    const deleted = await deleteWorkout(deps.sql, ids);
+    if (!deleted) throw new ApiError(404, "not_found", "Workout not found");
+    await deps.workoutLive.remove(ids.workoutId);
+    await refreshAggregates(deps.sql, {
+      from: deleted.startTime,
+      to: deleted.endTime ?? deleted.startTime,
+    });
+    return c.json({ success: true as const }, 200);
+  });
+
+  app.openapi(telemetry, async (c) => {
+    const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+    const row = await getWorkout(c.var.deps.sql, ids);
+    if (!row) throw new ApiError(404, "not_found", "Workout not found");
+    const q = c.req.valid("query");
+    const fields = q.fields ?? [...telemetryFields];
+    if (q.resolution === "1s") {
+      return c.json(gridSeries(await readTelemetry(c.var.deps.sql, row), fields), 200);
+    }
+    const series = await telemetrySeries(c.var.deps.sql, {
+      ...ids,
+      resolution: q.resolution,
+      fields,
+    });
+    return c.json(series, 200);
+  });
+
+  return app;
+}

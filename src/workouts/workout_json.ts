@@ -1,0 +1,142 @@
+import { z } from "@hono/zod-openapi";
+import type { WorkoutSummary } from "../analytics/power.ts";
+import type { Sample } from "../analytics/samples.ts";
+import type { WorkoutRow } from "./queries.ts";
+
+const nullableNumber = z.number().nullable();
+
+/** The summary as existing clients read it (COMPAT names), plus this service's additions. */
+export const SummarySchema = z
+  .object({
+    avgPower: nullableNumber,
+    maxPower: nullableNumber,
+    normalizedPower: nullableNumber,
+    avgCadence: nullableNumber,
+    maxCadence: nullableNumber,
+    avgHeartrate: nullableNumber,
+    maxHeartrate: nullableNumber,
+    avgSpeed: nullableNumber.openapi({ description: "km/h" }),
+    maxSpeed: nullableNumber.openapi({ description: "km/h" }),
+    totalDistance: nullableNumber.openapi({ description: "m" }),
+    totalElevationGain: nullableNumber.openapi({ description: "m" }),
+    totalEnergy: nullableNumber.openapi({ description: "Work in kJ" }),
+    sampleCount: z.number().int(),
+    elapsedTime: z.number().int().openapi({ description: "s, on the 1-s grid" }),
+    movingTime: z.number().int().openapi({ description: "s, pauses of 4 s or more excluded" }),
+    workKj: nullableNumber,
+    intensityFactor: nullableNumber,
+    trainingLoad: nullableNumber.openapi({ description: "TSS, from the FTP at the time" }),
+    ftp: nullableNumber,
+    powerCurve: z.array(z.object({ duration: z.number().int(), watts: nullableNumber })),
+    powerZones: z
+      .array(z.object({
+        zone: z.number().int(),
+        name: z.string(),
+        minPct: z.number(),
+        maxPct: nullableNumber,
+        seconds: z.number().int(),
+      }))
+      .nullable(),
+    heartRateZones: z
+      .array(z.object({
+        zone: z.number().int(),
+        minPct: z.number(),
+        maxPct: nullableNumber,
+        seconds: z.number().int(),
+      }))
+      .nullable(),
+  })
+  .partial()
+  .openapi("WorkoutSummary");
+
+/** A sample as the API returns it. */
+export const SampleSchema = z
+  .object({
+    time: z.string().openapi({ format: "date-time" }),
+    power: nullableNumber,
+    cadence: nullableNumber,
+    heartRate: nullableNumber,
+    speed: nullableNumber,
+    distance: nullableNumber,
+    altitude: nullableNumber,
+    lat: nullableNumber,
+    lon: nullableNumber,
+  })
+  .openapi("Sample");
+
+/** A workout in the shape existing clients read (COMPAT). */
+export const WorkoutSchema = z
+  .object({
+    id: z.uuid(),
+    userId: z.uuid(),
+    streamName: z.string().nullable(),
+    title: z.string().nullable(),
+    description: z.string().nullable(),
+    sport: z.string(),
+    startTime: z.string().openapi({ format: "date-time" }),
+    endTime: z.string().nullable().openapi({ format: "date-time" }),
+    duration: z.number().int().nullable().openapi({ description: "Elapsed seconds" }),
+    status: z.enum(["active", "completed"]),
+    summary: SummarySchema,
+    telemetry: z.array(SampleSchema).nullable(),
+    createdAt: z.string().openapi({ format: "date-time" }),
+    updatedAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("Workout");
+
+/** Maps a stored summary to the client-facing one. */
+export function summaryJson(s: Partial<WorkoutSummary>): z.infer<typeof SummarySchema> {
+  if (s.elapsedS === undefined) return {};
+  return {
+    avgPower: s.avgPower ?? null,
+    maxPower: s.maxPower ?? null,
+    normalizedPower: s.normalizedPower ?? null,
+    avgCadence: s.avgCadence ?? null,
+    maxCadence: s.maxCadence ?? null,
+    avgHeartrate: s.avgHeartRate ?? null,
+    maxHeartrate: s.maxHeartRate ?? null,
+    avgSpeed: s.avgSpeed ?? null,
+    maxSpeed: s.maxSpeed ?? null,
+    totalDistance: s.distanceM ?? null,
+    totalElevationGain: s.elevationGainM ?? null,
+    totalEnergy: s.workKj ?? null,
+    sampleCount: s.sampleCount ?? 0,
+    elapsedTime: s.elapsedS,
+    movingTime: s.movingS ?? 0,
+    workKj: s.workKj ?? null,
+    intensityFactor: s.intensityFactor ?? null,
+    trainingLoad: s.tss ?? null,
+    ftp: s.ftp ?? null,
+    powerCurve: s.powerCurve ?? [],
+    powerZones: s.powerZones ?? null,
+    heartRateZones: s.heartRateZones ?? null,
+  };
+}
+
+/** Maps a sample to its API shape. */
+export function sampleJson(s: Sample): z.infer<typeof SampleSchema> {
+  return { ...s, time: new Date(s.time).toISOString() };
+}
+
+/** Serialises a workout row for the API. */
+export function workoutJson(
+  row: WorkoutRow,
+  telemetry: Sample[] | null = null,
+): z.infer<typeof WorkoutSchema> {
+  return {
+    id: row.id,
+    userId: row.userId,
+    streamName: row.streamName,
+    title: row.title,
+    description: row.notes,
+    sport: row.sport,
+    startTime: row.startTime.toISOString(),
+    endTime: row.endTime?.toISOString() ?? null,
+    duration: row.durationS,
+    status: row.status,
+    summary: summaryJson(row.summary),
+    telemetry: telemetry?.map(sampleJson) ?? null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
