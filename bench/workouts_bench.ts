@@ -18,11 +18,11 @@ import { migrate } from "../src/db/migrate.ts";
 import { refreshAggregates } from "../src/db/timescale.ts";
 import type { Deps } from "../src/deps.ts";
 import { createLiveStore } from "../src/live/store.ts";
-import { workoutLive } from "../src/live/workout_live.ts";
+import { liveServices } from "../src/live/services.ts";
 import { createLogger } from "../src/log.ts";
 import { startWorkout } from "../src/workouts/lifecycle.ts";
 import { archiveWorkout, riderSettings } from "../src/workouts/queries.ts";
-import { maxRideSpanMs, normalizeSamples } from "../src/workouts/sample_input.ts";
+import { normalizeSamples } from "../src/workouts/sample_input.ts";
 import { seedRides, syntheticRide } from "./seed_rides.ts";
 
 const ridesArg = Deno.args.indexOf("--rides");
@@ -60,7 +60,7 @@ const deps: Deps = {
   config,
   sql,
   live,
-  workoutLive: workoutLive(live, { ttlMs: config.liveTtlS * 1000, maxSpanMs: maxRideSpanMs }),
+  ...liveServices(live, config, createLogger("silent")),
   tokens: await createTokenIssuer({
     privateKeyPem: await generatePrivateKeyPem(),
     issuer: config.jwt.issuer,
@@ -277,5 +277,6 @@ for (const [label, path] of queries) {
 }
 
 resp.disconnect();
+deps.hub.close();
 await server.shutdown();
 await sql.end();

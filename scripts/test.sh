@@ -43,12 +43,15 @@ export NO_COLOR=1
 args=("$@")
 ((${#args[@]})) || args=(tests/)
 
-log="$REPO/.services/test/last-run.log"
+# One log per run (runs may overlap); last-run.log points at the newest.
+log="$REPO/.services/test/run-$$.log"
 mkdir -p "$(dirname "$log")"
 
 deno test --allow-net --allow-env --allow-read --allow-write --allow-run --allow-sys \
   "${args[@]}" 2>&1 </dev/null | tee "$log"
 rc=${PIPESTATUS[0]}
+ln -sfn "$(basename "$log")" "$REPO/.services/test/last-run.log"
+find "$REPO/.services/test" -name 'run-*.log' -mmin +60 -delete 2>/dev/null
 
 # Deno's summary: "ok | 12 passed (3 steps) | 0 failed (1s)" or "FAILED | 10 passed | 2 failed (2s)"
 summary="$(sed 's/\x1b\[[0-9;]*m//g' "$log" |

@@ -10,10 +10,12 @@ import { ApiError, errorResponse, handleError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { docsRoutes } from "./http/docs.ts";
 import { requestLog } from "./http/middleware.ts";
+import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter } from "./http/openapi.ts";
 import { userRoutes } from "./users/routes.ts";
 import { analyticsRoutes } from "./analytics/routes.ts";
 import { workoutRoutes } from "./workouts/routes.ts";
+import { streamRoutes } from "./streams/routes.ts";
 
 /** The service version reported in the OpenAPI document. */
 export const version = "0.1.0";
@@ -50,13 +52,14 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       },
     }),
   );
-  app.use("/api/*", authenticate);
+  app.use("/api/*", authenticate, rateLimit(deps.config.rateLimitPerMinute));
 
   app.route("/", healthRoutes());
   app.route("/api/auth", authRoutes());
   app.route("/api/users", userRoutes());
   app.route("/api/workouts", workoutRoutes());
   app.route("/api/analytics", analyticsRoutes());
+  app.route("/api/streams", streamRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -38,6 +38,10 @@ export const configSchema = z
     WORKOUT_IDLE_TIMEOUT_S: z.coerce.number().int().min(10).default(1800),
     LIVE_TTL_S: z.coerce.number().int().min(60).default(86_400),
     SWEEP_INTERVAL_S: z.coerce.number().int().min(0).default(60),
+    ALLOW_ANONYMOUS_STREAMS: booleanText.default(false),
+    STREAM_POLL_MS: z.coerce.number().int().min(20).max(5000).default(200),
+    SSE_HEARTBEAT_S: z.coerce.number().int().min(1).default(15),
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   })
   .superRefine((env, ctx) => {
     if (env.LIVE_TTL_S < 2 * env.WORKOUT_IDLE_TIMEOUT_S) {
@@ -84,6 +88,10 @@ export type Config = {
   workoutIdleTimeoutS: number;
   liveTtlS: number;
   sweepIntervalS: number;
+  allowAnonymousStreams: boolean;
+  streamPollMs: number;
+  sseHeartbeatS: number;
+  rateLimitPerMinute: number;
 };
 
 /** Thrown when the environment is invalid; its message lists every bad variable. */
@@ -130,5 +138,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     workoutIdleTimeoutS: e.WORKOUT_IDLE_TIMEOUT_S,
     liveTtlS: e.LIVE_TTL_S,
     sweepIntervalS: e.SWEEP_INTERVAL_S,
+    allowAnonymousStreams: e.ALLOW_ANONYMOUS_STREAMS,
+    streamPollMs: e.STREAM_POLL_MS,
+    sseHeartbeatS: e.SSE_HEARTBEAT_S,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
   };
 }

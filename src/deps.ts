@@ -3,6 +3,8 @@ import type { Config } from "./config.ts";
 import type { Sql } from "./db/client.ts";
 import type { LiveStore } from "./live/store.ts";
 import type { WorkoutLive } from "./live/workout_live.ts";
+import type { Hub } from "./streams/hub.ts";
+import type { StreamStore } from "./streams/store.ts";
 import type { Logger } from "./log.ts";
 
 /** Who is calling: a rider (by token or personal API key) or an old client with the shared key. */
@@ -17,6 +19,8 @@ export type Deps = {
   sql: Sql;
   live: LiveStore;
   workoutLive: WorkoutLive;
+  streams: StreamStore;
+  hub: Hub;
   tokens: TokenIssuer;
   log: Logger;
 };

@@ -4,9 +4,8 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { createSql } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { createLiveStore } from "./live/store.ts";
-import { workoutLive } from "./live/workout_live.ts";
+import { liveServices } from "./live/services.ts";
 import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
-import { maxRideSpanMs } from "./workouts/sample_input.ts";
 import { createLogger } from "./log.ts";
 
 /** Starts the service: config, connections, migrations, HTTP server, graceful shutdown. */
@@ -60,7 +59,7 @@ async function main(): Promise<void> {
     config,
     sql,
     live,
-    workoutLive: workoutLive(live, { ttlMs: config.liveTtlS * 1000, maxSpanMs: maxRideSpanMs }),
+    ...liveServices(live, config, log),
     tokens,
     log,
   };
@@ -93,6 +92,7 @@ async function main(): Promise<void> {
       Deno.exit(1);
     }, config.shutdownTimeoutMs);
     clearInterval(sweeper);
+    deps.hub.close(); // ends open SSE responses, which would otherwise hold the shutdown
     await server.shutdown();
     await sql.end({ timeout: 5 });
     clearTimeout(forced);

@@ -6,8 +6,7 @@ import { createSql, type Sql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import type { Deps } from "../src/deps.ts";
 import { createLiveStore } from "../src/live/store.ts";
-import { workoutLive } from "../src/live/workout_live.ts";
-import { maxRideSpanMs } from "../src/workouts/sample_input.ts";
+import { liveServices } from "../src/live/services.ts";
 import { createLogger } from "../src/log.ts";
 
 /** The test configuration: the environment `scripts/test.sh` sets, with cheap password hashing. */
@@ -17,6 +16,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     ...config,
     passwordCost: { memoryKib: 1024, iterations: 1 },
     logLevel: "silent",
+    rateLimitPerMinute: 0, // tests send thousands of requests; tests/rate_limit_test.ts sets one
     ...overrides,
   };
 }
@@ -74,7 +74,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     config,
     sql,
     live,
-    workoutLive: workoutLive(live, { ttlMs: config.liveTtlS * 1000, maxSpanMs: maxRideSpanMs }),
+    ...liveServices(live, config, createLogger("silent")),
     tokens: await testTokens(config),
     log: createLogger("silent"),
   };
@@ -93,7 +93,10 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
       }
       return Promise.resolve(app.request(path, { method, headers, body }));
     },
-    close: () => sql.end({ timeout: 5 }),
+    close: async () => {
+      deps.hub.close();
+      await sql.end({ timeout: 5 });
+    },
   };
 }
 

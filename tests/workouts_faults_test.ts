@@ -4,7 +4,7 @@ import { startBridge } from "../scripts/redis_rest_bridge.ts";
 import { createApp } from "../src/app.ts";
 import { createSql } from "../src/db/client.ts";
 import { createLiveStore } from "../src/live/store.ts";
-import { workoutLive } from "../src/live/workout_live.ts";
+import { liveServices } from "../src/live/services.ts";
 import { delay, startRedisServer, startTcpProxy } from "./local_servers.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 
@@ -135,11 +135,8 @@ Deno.test("Redis down during ingest: 503 and nothing half-written", async () => 
     prefix: "bpt:",
     retries: 0,
   });
-  const app = createApp({
-    ...t.deps,
-    live,
-    workoutLive: workoutLive(live, { ttlMs: 60_000, maxSpanMs: 48 * 3600_000 }),
-  });
+  const services = liveServices(live, t.deps.config, t.deps.log);
+  const app = createApp({ ...t.deps, live, ...services });
   try {
     const rider = await registerRider(t);
     const headers = {
@@ -165,16 +162,13 @@ Deno.test("Redis down during ingest: 503 and nothing half-written", async () => 
     for (let i = 0; i < 100 && !(await live.ping(200)); i++) await delay(50);
     // A fresh Redis: the earlier batch was lost with the server (no persistence in this test),
     // but the failed batch must not have been partly written either.
-    const page = await workoutLive(live, { ttlMs: 60_000, maxSpanMs: 48 * 3600_000 }).readAll(
-      workout.id,
-    );
+    const page = await services.workoutLive.readAll(workout.id);
     assert.equal(page.samples.length, 0);
     assert.equal((await send(50, t0 + 50_000)).status, 202);
-    const after = await workoutLive(live, { ttlMs: 60_000, maxSpanMs: 48 * 3600_000 }).readAll(
-      workout.id,
-    );
+    const after = await services.workoutLive.readAll(workout.id);
     assert.equal(after.samples.length, 50);
   } finally {
+    services.hub.close();
     await bridge.shutdown();
     await redis.stop();
   }

@@ -4,6 +4,7 @@ import { ApiError } from "../errors.ts";
 import { hashSecret, safeEqual } from "./secrets.ts";
 import { isSessionActive, useApiKey } from "./session_queries.ts";
 
+const sseRoute = /^\/api\/streams\/(listenAll|[a-zA-Z0-9_-]{1,64}\/listen)$/;
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Prefix of personal API keys. */
@@ -50,7 +51,9 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     principal = { kind: "user", via: "token", ...claims };
   }
 
-  const apiKey = c.req.header("x-api-key");
+  // Browsers' EventSource cannot send headers: the two SSE routes also take ?apiKey= (COMPAT).
+  const apiKey = c.req.header("x-api-key") ??
+    (sseRoute.test(c.req.path) ? c.req.query("apiKey") : undefined);
   if (principal === null && apiKey !== undefined) {
     if (apiKey.startsWith(apiKeyPrefix)) {
       const owner = await useApiKey(sql, await hashSecret(apiKey));
@@ -58,9 +61,10 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
       principal = { kind: "user", via: "api_key", ...owner };
     } else if (config.apiKey !== undefined && safeEqual(apiKey, config.apiKey)) {
       principal = { kind: "legacy" };
-    } else {
+    } else if (config.apiKey !== undefined) {
       throw invalidApiKey();
     }
+    // Without a shared key configured, the old service ignored X-API-Key; so does this one.
   }
 
   if (principal === null && config.apiKey !== undefined && !c.req.path.startsWith("/api/auth/")) {

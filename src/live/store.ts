@@ -3,6 +3,8 @@ import { Redis } from "@upstash/redis";
 /** The live store: an Upstash REST client plus the project's key prefix. */
 export type LiveStore = {
   redis: Redis;
+  /** The same endpoint without JSON parsing of replies: values come back exactly as stored. */
+  raw: Redis;
   /** Prefixes a key name (`bpt:` + name); bare names are never used. */
   key: (name: string) => string;
   /** True when Redis answers PING within the timeout. */
@@ -19,8 +21,16 @@ export function createLiveStore(
     retry: { retries: options.retries ?? 2, backoff: (n) => 50 * 2 ** n },
     enableTelemetry: false,
   });
+  const raw = new Redis({
+    url: options.url,
+    token: options.token,
+    retry: { retries: options.retries ?? 2, backoff: (n) => 50 * 2 ** n },
+    enableTelemetry: false,
+    automaticDeserialization: false,
+  });
   return {
     redis,
+    raw,
     key: (name) => `${options.prefix}${name}`,
     ping: (timeoutMs = 1000) => withTimeout(redis.ping(), timeoutMs).then((r) => r === "PONG"),
   };

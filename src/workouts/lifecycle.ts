@@ -4,6 +4,7 @@ import { refreshAggregates } from "../db/timescale.ts";
 import type { Deps } from "../deps.ts";
 import { ApiError, toApiError, UnavailableError } from "../errors.ts";
 import { normalizeSamples } from "./sample_input.ts";
+import { telemetrySample } from "../streams/telemetry_message.ts";
 import {
   archiveWorkout,
   getWorkout,
@@ -82,13 +83,14 @@ export async function completeWorkout(
   await deps.workoutLive.markClosing(ids.workoutId);
   try {
     const page = await deps.workoutLive.readAll(ids.workoutId);
-    const result = await archive(deps, { ...ids, samples: page.samples });
+    const samples = [...page.samples, ...await legacySamples(deps, workout)];
+    const result = await archive(deps, { ...ids, samples });
     if (!result) {
       await deps.workoutLive.remove(ids.workoutId).catch(() => {});
       throw notActive();
     }
     await afterCommit(deps, result);
-    return { workout: result, archivedSamples: page.samples.length, entries: page.entries };
+    return { workout: result, archivedSamples: samples.length, entries: page.entries };
   } catch (err) {
     const known = toApiError(err);
     if (!known || known.status >= 500) {
@@ -142,6 +144,25 @@ async function archive(
   });
 }
 
+/** The telemetry messages of the legacy stream bound to a workout, as samples. */
+async function legacySamples(deps: Deps, workout: WorkoutRow): Promise<Sample[]> {
+  if (!workout.streamName) return [];
+  const meta = await deps.streams.meta(workout.streamName);
+  if (meta?.workout !== workout.id) return [];
+  const samples: Sample[] = [];
+  let start = "-";
+  for (;;) {
+    const entries = await deps.streams.range(workout.streamName, start, "+", 1000);
+    for (const { id, data } of entries) {
+      if (data.message === undefined) continue;
+      const sample = telemetrySample(data.message, Number(data.timestamp ?? id.split("-")[0]));
+      if (sample) samples.push(sample);
+    }
+    if (entries.length < 1000) return samples;
+    start = `(${entries[entries.length - 1].id}`;
+  }
+}
+
 async function afterCommit(deps: Deps, workout: WorkoutRow): Promise<void> {
   await refreshAggregates(deps.sql, {
     from: workout.startTime,
@@ -149,6 +170,15 @@ async function afterCommit(deps: Deps, workout: WorkoutRow): Promise<void> {
   }).catch((err) =>
     deps.log.warn("aggregate refresh failed", { workoutId: workout.id, err: String(err) })
   );
+  if (workout.streamName) {
+    // A live ride's legacy stream ends with its workout (viewers get stream_deleted).
+    const meta = await deps.streams.meta(workout.streamName).catch(() => null);
+    if (meta?.workout === workout.id) {
+      await deps.streams.remove(workout.streamName).catch((err) =>
+        deps.log.warn("could not delete the stream of an archived workout", { err: String(err) })
+      );
+    }
+  }
   await deps.workoutLive.remove(workout.id).catch((err) =>
     deps.log.warn("could not delete live keys after archiving", {
       workoutId: workout.id,

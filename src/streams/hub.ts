@@ -1,0 +1,229 @@
+import type { LiveStore } from "../live/store.ts";
+import type { Logger } from "../log.ts";
+import type { StreamStore } from "./store.ts";
+
+/** A connected SSE viewer: the hub writes whole frames to it and ends it. */
+export type Viewer = { write: (text: string) => void; end: () => void };
+
+/** Counters that show what the hub costs. */
+export type HubStats = {
+  /** Connected viewers on this instance. */
+  viewers: number;
+  /** Streams this instance currently reads from Redis. */
+  watchedStreams: number;
+  /** Polling loops running (0 or 1): one reader serves every viewer of every stream. */
+  readers: number;
+  /** Redis commands the hub has sent since it started. */
+  redisReads: number;
+};
+
+type RawEntry = [string, string[]];
+
+function fields(raw: string[]): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) data[raw[i]] = raw[i + 1];
+  return data;
+}
+
+/** An SSE frame: one unnamed `data:` line (COMPAT). */
+export function frame(payload: unknown): string {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+/**
+ * SSE fan-out for one instance (DESIGN §4): a single polling loop reads, with one XREAD per
+ * tick, the events stream and only the streams someone here watches, and feeds every local viewer.
+ * No blocking command is ever sent; with no viewers nothing is read at all.
+ */
+export function createHub(
+  live: LiveStore,
+  store: StreamStore,
+  options: { pollMs: number; heartbeatMs: number; log: Logger },
+) {
+  const byStream = new Map<string, Set<Viewer>>();
+  const all = new Set<Viewer>();
+  const cursors = new Map<string, string>(); // stream name -> last id delivered
+  let eventsCursor: string | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running = false;
+  let redisReads = 0;
+  let closed = false;
+
+  const heartbeat = setInterval(() => {
+    for (const viewer of allViewers()) safeWrite(viewer, ": ping\n\n");
+  }, options.heartbeatMs);
+
+  function allViewers(): Viewer[] {
+    return [...all, ...[...byStream.values()].flatMap((set) => [...set])];
+  }
+
+  function safeWrite(viewer: Viewer, text: string) {
+    try {
+      viewer.write(text);
+    } catch {
+      // the viewer has gone; its unsubscribe cleans up
+    }
+  }
+
+  async function lastId(key: string): Promise<string> {
+    redisReads++;
+    const rows = await live.raw.xrevrange(key, "+", "-", 1) as unknown as RawEntry[];
+    return rows[0]?.[0] ?? "0-0";
+  }
+
+  async function startLoop() {
+    if (running) return;
+    running = true;
+    eventsCursor = await lastId(store.eventsKey);
+    schedule();
+  }
+
+  function schedule() {
+    timer = setTimeout(tick, options.pollMs);
+  }
+
+  function viewerCount() {
+    let n = all.size;
+    for (const set of byStream.values()) n += set.size;
+    return n;
+  }
+
+  async function tick() {
+    if (closed) return;
+    if (viewerCount() === 0) {
+      running = false;
+      cursors.clear();
+      return;
+    }
+    const names = [...cursors.keys()];
+    const keys = [store.eventsKey, ...names.map(store.streamKey)];
+    const ids = [eventsCursor ?? "$", ...names.map((n) => cursors.get(n)!)];
+    try {
+      redisReads++;
+      const reply = (await live.raw.xread(keys, ids, { count: 1000 })) as
+        | [string, RawEntry[]][]
+        | null;
+      const events: Record<string, string>[] = [];
+      for (const [key, entries] of reply ?? []) {
+        if (key === store.eventsKey) {
+          for (const [id, raw] of entries) {
+            eventsCursor = id;
+            events.push(fields(raw));
+          }
+          continue;
+        }
+        const name = names[keys.indexOf(key) - 1];
+        if (name === undefined || !cursors.has(name)) continue;
+        for (const [id, raw] of entries) {
+          deliver(name, id, fields(raw));
+        }
+      }
+      // Entries first, then creations and deletions (a deletion ends its viewers).
+      for (const event of events) await handleEvent(event);
+    } catch (err) {
+      options.log.warn("stream hub poll failed", { err: String(err) });
+    }
+    schedule();
+  }
+
+  function deliver(name: string, id: string, data: Record<string, string>) {
+    cursors.set(name, id);
+    const text = frame({ type: "message", id, data });
+    for (const viewer of byStream.get(name) ?? []) safeWrite(viewer, text);
+    if (all.size > 0) {
+      const withStream = frame({ type: "message", stream: name, id, data });
+      for (const viewer of all) safeWrite(viewer, withStream);
+    }
+  }
+
+  async function handleEvent(event: Record<string, string>) {
+    const name = event.stream;
+    if (!name) return;
+    const cursor = cursors.get(name);
+    if (event.type === "deleted" && cursor !== undefined && event.tombstone) {
+      // Entries added after our last read and before the delete are in the tombstone.
+      redisReads++;
+      const rest = await live.raw.xrange(event.tombstone, `(${cursor}`, "+", 10_000)
+        .catch(() => []) as unknown as RawEntry[];
+      for (const [id, raw] of rest) deliver(name, id, fields(raw));
+    }
+    if (event.type === "created" && all.size > 0 && !cursors.has(name)) {
+      cursors.set(name, "0-0");
+    }
+    if (event.type === "deleted") {
+      const text = frame({ type: "stream_deleted", streamName: name });
+      for (const viewer of byStream.get(name) ?? []) {
+        safeWrite(viewer, text);
+        viewer.end();
+      }
+      byStream.delete(name);
+      for (const viewer of all) safeWrite(viewer, text);
+      cursors.delete(name);
+    }
+  }
+
+  return {
+    /**
+     * Adds a viewer of one stream (or of every stream with `null`), from now on.
+     * Answers the function that removes it.
+     */
+    async subscribe(stream: string | null, viewer: Viewer): Promise<() => void> {
+      if (closed) throw new Error("Stream hub is closed");
+      if (stream === null) {
+        if (all.size === 0) {
+          redisReads++;
+          const streams = await store.list();
+          await Promise.all(streams.map(async (s) => {
+            if (!cursors.has(s.name)) cursors.set(s.name, s.lastMessageId ?? "0-0");
+          }));
+        }
+        all.add(viewer);
+      } else {
+        if (!cursors.has(stream)) cursors.set(stream, await lastId(store.streamKey(stream)));
+        let set = byStream.get(stream);
+        if (!set) byStream.set(stream, set = new Set());
+        set.add(viewer);
+      }
+      await startLoop();
+      return () => {
+        all.delete(viewer);
+        if (stream !== null) {
+          const set = byStream.get(stream);
+          set?.delete(viewer);
+          if (set?.size === 0) {
+            byStream.delete(stream);
+            if (all.size === 0) cursors.delete(stream);
+          }
+        }
+        if (all.size === 0) {
+          for (const name of [...cursors.keys()]) if (!byStream.has(name)) cursors.delete(name);
+        }
+      };
+    },
+
+    /** What the hub is doing now. */
+    stats(): HubStats {
+      return {
+        viewers: viewerCount(),
+        watchedStreams: cursors.size,
+        readers: running ? 1 : 0,
+        redisReads,
+      };
+    },
+
+    /** Ends every viewer and stops reading (on shutdown). */
+    close(): void {
+      closed = true;
+      clearTimeout(timer);
+      clearInterval(heartbeat);
+      running = false;
+      for (const viewer of allViewers()) viewer.end();
+      byStream.clear();
+      all.clear();
+      cursors.clear();
+    },
+  };
+}
+
+/** The hub object. */
+export type Hub = ReturnType<typeof createHub>;

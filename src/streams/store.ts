@@ -1,0 +1,219 @@
+import type { LiveStore } from "../live/store.ts";
+
+/**
+ * The old clients' named live streams, in Redis (COMPAT "Live streams").
+ *
+ * Keys (under the configured prefix):
+ * - `stream:<name>` the Redis stream; every value a string (read back without JSON parsing);
+ * - `stream:<name>:meta` hash: `owner` (`user:<id>` or `shared`), `workout` (bound workout id);
+ * - `streams` sorted set: stream names by last write (ms), for listing and cleanup;
+ * - `streams:events` a short stream of `created` / `deleted` events, for SSE on every instance.
+ * Every write refreshes the TTL of the stream's keys.
+ */
+
+/** Who owns a stream: a rider, or everyone holding the shared key (and anonymous callers). */
+export type StreamOwner = `user:${string}` | "shared";
+
+/** One stream entry: its id and string fields. */
+export type StreamEntry = { id: string; data: Record<string, string> };
+
+/** A stream as GET /api/streams lists it. */
+export type StreamInfo = {
+  name: string;
+  length: number;
+  firstMessageId: string | null;
+  lastMessageId: string | null;
+};
+
+const createScript = `
+local owner = redis.call('HGET', KEYS[2], 'owner')
+if owner and owner ~= ARGV[1] then return {-1, ''} end
+if owner then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  return {0, last[1] and last[1][1] or ''}
+end
+redis.call('HSET', KEYS[2], 'owner', ARGV[1])
+local id = redis.call('XADD', KEYS[1], '*', 'type', 'stream_created', 'timestamp', ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'type', 'created', 'stream', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return {1, id}
+`;
+
+// ARGV: owner, now, ttl, name, message, author ('' = none), workout key prefix, workouts:active
+const postScript = `
+local owner = redis.call('HGET', KEYS[2], 'owner')
+if owner and owner ~= ARGV[1] then return -1 end
+if not owner then
+  redis.call('HSET', KEYS[2], 'owner', ARGV[1])
+  redis.call('XADD', KEYS[1], '*', 'type', 'stream_created', 'timestamp', ARGV[2])
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'type', 'created', 'stream', ARGV[4])
+end
+local bound = redis.call('HGET', KEYS[2], 'workout')
+if bound and redis.call('HGET', ARGV[7] .. bound, 'state') == 'closing' then return -2 end
+local id
+if ARGV[6] == '' then
+  id = redis.call('XADD', KEYS[1], '*', 'message', ARGV[5], 'timestamp', ARGV[2])
+else
+  id = redis.call('XADD', KEYS[1], '*', 'message', ARGV[5], 'timestamp', ARGV[2], 'author', ARGV[6])
+end
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local workout = redis.call('HGET', KEYS[2], 'workout')
+if workout then
+  redis.call('ZADD', KEYS[5], ARGV[2], workout)
+  redis.call('PEXPIRE', ARGV[7] .. workout, ARGV[3])
+end
+return id
+`;
+
+const removeScript = `
+local existed = redis.call('EXISTS', KEYS[1], KEYS[2])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RENAME', KEYS[1], KEYS[5])
+  redis.call('PEXPIRE', KEYS[5], 10000)
+end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'type', 'deleted', 'stream', ARGV[1], 'tombstone', KEYS[5])
+return existed
+`;
+
+function toEntry([id, fields]: [string, string[]]): StreamEntry {
+  const data: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) data[fields[i]] = fields[i + 1];
+  return { id, data };
+}
+
+/** Legacy stream operations on the live store. */
+export function streamStore(live: LiveStore, options: { ttlMs: number }) {
+  const streamKey = (name: string) => live.key(`stream:${name}`);
+  const metaKey = (name: string) => live.key(`stream:${name}:meta`);
+  const registryKey = live.key("streams");
+  const eventsKey = live.key("streams:events");
+  const create = live.raw.createScript<[number, string]>(createScript);
+  const post = live.raw.createScript<number | string>(postScript);
+  const remove = live.raw.createScript<number>(removeScript);
+  const keys = (name: string) => [streamKey(name), metaKey(name), registryKey, eventsKey];
+
+  return {
+    streamKey,
+    eventsKey,
+
+    /** Creates a stream with its marker entry; an existing one of the same owner is kept. */
+    async create(name: string, owner: StreamOwner, now = Date.now()) {
+      const [status, id] = await create.exec(keys(name), [
+        owner,
+        String(now),
+        String(options.ttlMs),
+        name,
+      ]);
+      if (Number(status) === -1) return { ok: false as const };
+      return { ok: true as const, created: Number(status) === 1, messageId: id || null };
+    },
+
+    /** Binds a stream to the workout that archives its telemetry. */
+    async bindWorkout(name: string, workoutId: string): Promise<void> {
+      await live.raw.hset(metaKey(name), { workout: workoutId });
+    },
+
+    /** Appends a message entry (creating the stream if needed) with one Redis command. */
+    async post(
+      name: string,
+      entry: { owner: StreamOwner; message: string; author?: string },
+      now = Date.now(),
+    ): Promise<{ ok: true; messageId: string } | { ok: false; reason: "forbidden" | "closing" }> {
+      const result = await post.exec([...keys(name), live.key("workouts:active")], [
+        entry.owner,
+        String(now),
+        String(options.ttlMs),
+        name,
+        entry.message,
+        entry.author ?? "",
+        live.key("workout:"),
+      ]);
+      if (Number(result) === -1) return { ok: false, reason: "forbidden" };
+      if (Number(result) === -2) return { ok: false, reason: "closing" };
+      return { ok: true, messageId: String(result) };
+    },
+
+    /** The owner and bound workout of a stream, or null when it does not exist. */
+    async meta(name: string): Promise<{ owner: StreamOwner; workout: string | null } | null> {
+      const [owner, workout] = await live.raw.hmget<Record<string, string | null>>(
+        metaKey(name),
+        "owner",
+        "workout",
+      ).then((r) => (Array.isArray(r) ? r : r ? [r.owner, r.workout] : [null, null])) as [
+        string | null,
+        string | null,
+      ];
+      if (!owner) {
+        return (await live.raw.exists(streamKey(name))) ? { owner: "shared", workout: null } : null;
+      }
+      return { owner: owner as StreamOwner, workout: workout ?? null };
+    },
+
+    /** Entries between two ids (inclusive, `-` and `+` for the ends). */
+    async range(name: string, start: string, end: string, count: number): Promise<StreamEntry[]> {
+      const rows = await live.raw.xrange(streamKey(name), start, end, count) as unknown as [
+        string,
+        string[],
+      ][];
+      return rows.map(toEntry);
+    },
+
+    /** Every stream in the registry with its length and first/last ids. */
+    async list(): Promise<(StreamInfo & { lastWrite: number })[]> {
+      const names = await live.raw.zrange<string[]>(registryKey, 0, -1, { withScores: true });
+      const pairs: [string, number][] = [];
+      for (let i = 0; i + 1 < names.length; i += 2) pairs.push([names[i], Number(names[i + 1])]);
+      if (pairs.length === 0) return [];
+      const p = live.raw.pipeline();
+      for (const [name] of pairs) {
+        p.xlen(streamKey(name));
+        p.xrange(streamKey(name), "-", "+", 1);
+        p.xrevrange(streamKey(name), "+", "-", 1);
+      }
+      const replies = await p.exec() as unknown[];
+      const result: (StreamInfo & { lastWrite: number })[] = [];
+      const gone: string[] = [];
+      pairs.forEach(([name, lastWrite], i) => {
+        const length = Number(replies[i * 3]);
+        const first = replies[i * 3 + 1] as [string, string[]][];
+        const last = replies[i * 3 + 2] as [string, string[]][];
+        if (length === 0 && first.length === 0) {
+          gone.push(name);
+          return;
+        }
+        result.push({
+          name,
+          length,
+          firstMessageId: first[0]?.[0] ?? null,
+          lastMessageId: last[0]?.[0] ?? null,
+          lastWrite,
+        });
+      });
+      if (gone.length > 0) await live.raw.zrem(registryKey, ...gone);
+      return result;
+    },
+
+    /**
+     * Deletes a stream and tells every instance's viewers. The entries move to a tombstone key
+     * that lives 10 s, so a viewer still gets what was added just before the delete.
+     * Answers false if there was no stream.
+     */
+    async remove(name: string): Promise<boolean> {
+      const tombstone = live.key(`streams:tombstone:${crypto.randomUUID()}`);
+      const existed = await remove.exec(
+        [streamKey(name), metaKey(name), registryKey, eventsKey, tombstone],
+        [name],
+      );
+      return Number(existed) > 0;
+    },
+  };
+}
+
+/** The legacy stream operations object. */
+export type StreamStore = ReturnType<typeof streamStore>;

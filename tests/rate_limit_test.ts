@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { registerRider, startTestApp, type TestApp } from "./support.ts";
+
+let t: TestApp;
+Deno.test.beforeAll(async () => {
+  t = await startTestApp({ rateLimitPerMinute: 150 });
+});
+Deno.test.afterAll(() => t.close());
+
+Deno.test("a rider posting 2 messages a second and browsing is never limited", async () => {
+  const rider = await registerRider(t);
+  const name = `rate-${crypto.randomUUID().slice(0, 8)}`;
+  await t.request("POST", "/api/streams/create", {
+    token: rider.accessToken,
+    body: { streamName: name },
+  });
+  // One minute of a rider: 120 messages plus 25 history requests, all within the window.
+  for (let i = 0; i < 120; i++) {
+    const res = await t.request("POST", `/api/streams/${name}/messages`, {
+      token: rider.accessToken,
+      body: { message: `m${i}` },
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    if (i % 5 === 0) {
+      const list = await t.request("GET", "/api/workouts?limit=1000", { token: rider.accessToken });
+      assert.equal(list.status, 200);
+      await list.body?.cancel();
+    }
+  }
+});
+
+Deno.test("beyond the limit a caller gets 429 with Retry-After, others are unaffected", async () => {
+  const greedy = await registerRider(t);
+  const calm = await registerRider(t);
+  let limited: Response | undefined;
+  for (let i = 0; i < 200 && !limited; i++) {
+    const res = await t.request("GET", "/api/users/me", { token: greedy.accessToken });
+    if (res.status === 429) limited = res;
+    else await res.body?.cancel();
+  }
+  assert.ok(limited, "expected a 429 within 200 requests");
+  const retryAfter = Number(limited.headers.get("retry-after"));
+  assert.ok(retryAfter >= 1 && retryAfter <= 60);
+  assert.equal((await limited.json()).code, "rate_limited");
+  const other = await t.request("GET", "/api/users/me", { token: calm.accessToken });
+  assert.equal(other.status, 200);
+  await other.body?.cancel();
+});
