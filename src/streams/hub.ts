@@ -173,9 +173,9 @@ export function createHub(
         if (all.size === 0) {
           redisReads++;
           const streams = await store.list();
-          await Promise.all(streams.map(async (s) => {
+          for (const s of streams) {
             if (!cursors.has(s.name)) cursors.set(s.name, s.lastMessageId ?? "0-0");
-          }));
+          }
         }
         all.add(viewer);
       } else {
