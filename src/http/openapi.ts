@@ -86,5 +86,6 @@ export const userSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { a
 
 /** A router whose validation failures answer with the error envelope. */
 export function createRouter(): OpenAPIHono<AppEnv> {
-  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  // strict: false — "/api/streams/" answers like "/api/streams", as the old Express service did.
+  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook, strict: false });
 }
