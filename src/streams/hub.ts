@@ -2,8 +2,8 @@ import type { LiveStore } from "../live/store.ts";
 import type { Logger } from "../log.ts";
 import type { StreamStore } from "./store.ts";
 
-/** A connected SSE viewer: the hub writes whole frames to it and ends it. */
-export type Viewer = { write: (text: string) => void; end: () => void };
+/** A connected SSE viewer: the hub writes whole encoded frames to it and ends it. */
+export type Viewer = { write: (bytes: Uint8Array) => void; end: () => void };
 
 /** Counters that show what the hub costs. */
 export type HubStats = {
@@ -25,9 +25,12 @@ function fields(raw: string[]): Record<string, string> {
   return data;
 }
 
-/** An SSE frame: one unnamed `data:` line (COMPAT). */
-export function frame(payload: unknown): string {
-  return `data: ${JSON.stringify(payload)}\n\n`;
+const encoder = new TextEncoder();
+const ping = encoder.encode(": ping\n\n");
+
+/** An SSE frame, encoded once for every viewer: one unnamed `data:` line (COMPAT). */
+export function frame(payload: unknown): Uint8Array {
+  return encoder.encode(`data: ${JSON.stringify(payload)}\n\n`);
 }
 
 /**
@@ -44,22 +47,24 @@ export function createHub(
   const all = new Set<Viewer>();
   const cursors = new Map<string, string>(); // stream name -> last id delivered
   let eventsCursor: string | null = null;
+  const pending = new Map<string, Promise<void>>(); // first cursor reads in flight
+  let allPending: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
   let redisReads = 0;
   let closed = false;
 
   const heartbeat = setInterval(() => {
-    for (const viewer of allViewers()) safeWrite(viewer, ": ping\n\n");
+    for (const viewer of allViewers()) safeWrite(viewer, ping);
   }, options.heartbeatMs);
 
   function allViewers(): Viewer[] {
     return [...all, ...[...byStream.values()].flatMap((set) => [...set])];
   }
 
-  function safeWrite(viewer: Viewer, text: string) {
+  function safeWrite(viewer: Viewer, bytes: Uint8Array) {
     try {
-      viewer.write(text);
+      viewer.write(bytes);
     } catch {
       // the viewer has gone; its unsubscribe cleans up
     }
@@ -171,15 +176,31 @@ export function createHub(
       if (closed) throw new Error("Stream hub is closed");
       if (stream === null) {
         if (all.size === 0) {
-          redisReads++;
-          const streams = await store.list();
-          for (const s of streams) {
-            if (!cursors.has(s.name)) cursors.set(s.name, s.lastMessageId ?? "0-0");
-          }
+          // Concurrent first listenAll viewers share one read.
+          allPending ??= (async () => {
+            redisReads++;
+            const streams = await store.list();
+            for (const s of streams) {
+              if (!cursors.has(s.name)) cursors.set(s.name, s.lastMessageId ?? "0-0");
+            }
+          })().finally(() => allPending = undefined);
+          await allPending;
         }
         all.add(viewer);
       } else {
-        if (!cursors.has(stream)) cursors.set(stream, await lastId(store.streamKey(stream)));
+        // Concurrent first viewers share one read, and a cursor is never moved back.
+        if (!cursors.has(stream)) {
+          let first = pending.get(stream);
+          if (!first) {
+            first = lastId(store.streamKey(stream))
+              .then((id) => {
+                if (!cursors.has(stream)) cursors.set(stream, id);
+              })
+              .finally(() => pending.delete(stream));
+            pending.set(stream, first);
+          }
+          await first;
+        }
         let set = byStream.get(stream);
         if (!set) byStream.set(stream, set = new Set());
         set.add(viewer);

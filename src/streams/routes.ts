@@ -10,6 +10,8 @@ import type { StreamOwner } from "./store.ts";
 const tags = ["Live streams (legacy)"];
 const security = userSecurity;
 const maxMessageBytes = 100 * 1024;
+/** Frames a slow SSE viewer may have queued before it is disconnected. */
+const maxQueuedFrames = 10_000;
 
 const streamName = z
   .string({ error: "streamName is required" })
@@ -218,14 +220,16 @@ async function deleteStream(c: Context<AppEnv>, name: string): Promise<boolean> 
 
 function sse(c: Context<AppEnv>, stream: string | null): Response {
   const hub = c.var.deps.hub;
-  const encoder = new TextEncoder();
   let unsubscribe: (() => void) | undefined;
   let finished = false;
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
       const viewer = {
-        write: (text: string) => {
-          if (!finished) controller.enqueue(encoder.encode(text));
+        write: (bytes: Uint8Array) => {
+          if (finished) return;
+          // A viewer that stops reading but stays connected is dropped, not buffered forever.
+          if ((controller.desiredSize ?? 0) < -maxQueuedFrames) return viewer.end();
+          controller.enqueue(bytes);
         },
         end: () => {
           if (finished) return;
