@@ -1,3 +1,4 @@
+import { scriptBatcher } from "../live/script_batcher.ts";
 import type { LiveStore } from "../live/store.ts";
 
 /**
@@ -94,7 +95,7 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
   const registryKey = live.key("streams");
   const eventsKey = live.key("streams:events");
   const create = live.raw.createScript<[number, string]>(createScript);
-  const post = live.raw.createScript<number | string>(postScript);
+  const post = scriptBatcher<number | string>(live.raw, postScript);
   const remove = live.raw.createScript<number>(removeScript);
   const keys = (name: string) => [streamKey(name), metaKey(name), registryKey, eventsKey];
 

@@ -1,0 +1,75 @@
+import { createHash } from "node:crypto";
+import type { Redis } from "@upstash/redis";
+
+/**
+ * Runs calls of one Lua script, batching calls that arrive while a REST round trip is under way
+ * into one pipeline request (@upstash/redis only merges calls made in the same tick, and
+ * requests arriving on separate sockets never are). At low load a call goes out at once; under
+ * load each round trip carries everything that queued behind the previous one.
+ */
+export function scriptBatcher<T>(
+  redis: Redis,
+  script: string,
+  options: { maxBatch?: number } = {},
+) {
+  const sha = createHash("sha1").update(script).digest("hex");
+  const maxBatch = options.maxBatch ?? 500;
+  type Call = {
+    keys: string[];
+    args: string[];
+    resolve: (v: T) => void;
+    reject: (e: unknown) => void;
+  };
+  let queue: Call[] = [];
+  let inFlight = false;
+
+  async function send(batch: Call[], retried = false): Promise<void> {
+    const p = redis.pipeline();
+    for (const call of batch) p.evalsha(sha, call.keys, call.args);
+    let replies: { result: unknown; error?: string }[];
+    try {
+      replies = await p.exec({ keepErrors: true }) as { result: unknown; error?: string }[];
+    } catch (err) {
+      for (const call of batch) call.reject(err);
+      return;
+    }
+    if (!retried && replies.some((r) => r.error?.startsWith("NOSCRIPT"))) {
+      // Redis lost its script cache (restart, failover): load it and run the batch again.
+      try {
+        await redis.scriptLoad(script);
+      } catch (err) {
+        for (const call of batch) call.reject(err);
+        return;
+      }
+      return await send(batch, true);
+    }
+    replies.forEach((reply, i) => {
+      if (reply.error) batch[i].reject(new Error(reply.error));
+      else batch[i].resolve(reply.result as T);
+    });
+  }
+
+  async function flush(): Promise<void> {
+    inFlight = true;
+    while (queue.length > 0) {
+      const batch = queue.slice(0, maxBatch);
+      queue = queue.slice(batch.length);
+      await send(batch);
+    }
+    inFlight = false;
+  }
+
+  return {
+    /** Runs the script with these keys and arguments; resolves with its reply. */
+    exec(keys: string[], args: string[]): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ keys, args, resolve, reject });
+        // Let calls from the same tick join, then start a round trip if none is under way.
+        if (!inFlight) {
+          inFlight = true;
+          queueMicrotask(() => void flush());
+        }
+      });
+    },
+  };
+}

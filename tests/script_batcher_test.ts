@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { Redis } from "@upstash/redis";
+import { scriptBatcher } from "../src/live/script_batcher.ts";
+import { testConfig } from "./support.ts";
+
+const config = testConfig();
+
+Deno.test("a script batcher answers every call with its own reply in fewer round trips", async () => {
+  const redis = new Redis({
+    url: config.redisRestUrl,
+    token: config.redisRestToken,
+    automaticDeserialization: false,
+    enableTelemetry: false,
+  });
+  const echo = scriptBatcher<string>(redis, "return ARGV[1] .. ':' .. KEYS[1]");
+  let requests = 0;
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (input, init) => {
+    requests++;
+    return realFetch(input, init);
+  };
+  try {
+    // Calls arriving one after another while earlier ones are in flight.
+    const replies: Promise<string>[] = [];
+    for (let i = 0; i < 200; i++) {
+      replies.push(echo.exec([`bpt:test:k${i}`], [`v${i}`]));
+      if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    const answers = await Promise.all(replies);
+    answers.forEach((answer, i) => assert.equal(answer, `v${i}:bpt:test:k${i}`));
+    assert.ok(requests < 200 / 2, `200 calls took ${requests} REST requests`);
+
+    // Redis forgot its scripts (restart, failover): the batcher loads the script again.
+    await redis.scriptFlush();
+    assert.equal(await echo.exec(["bpt:test:x"], ["again"]), "again:bpt:test:x");
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});
