@@ -27,14 +27,26 @@ import {
  * PGlite query, and column names come back camelCase as with `transform: postgres.camel`.
  */
 function pgliteSql(db: PGlite, log?: string[]): Sql {
-  const query = async (strings: TemplateStringsArray, ...values: unknown[]) => {
-    const text = strings.reduce((sql, part, i) => `${sql}$${i}${part}`);
+  type Identifier = { identifier: string };
+  const isIdentifier = (v: unknown): v is Identifier =>
+    typeof v === "object" && v !== null && "identifier" in v;
+  const run = async (strings: TemplateStringsArray, values: unknown[]) => {
+    // sql("name") values are quoted identifiers in the text; every other value is a parameter.
+    const params: unknown[] = [];
+    const text = strings.reduce((sql, part, i) => {
+      const value = values[i - 1];
+      if (isIdentifier(value)) return `${sql}"${value.identifier.replaceAll('"', '""')}"${part}`;
+      params.push(value);
+      return `${sql}$${params.length}${part}`;
+    });
     log?.push(text);
-    const { rows } = await db.query<Record<string, unknown>>(text, values);
+    const { rows } = await db.query<Record<string, unknown>>(text, params);
     return rows.map((row) =>
       Object.fromEntries(Object.entries(row).map(([key, value]) => [postgres.toCamel(key), value]))
     );
   };
+  const query = (first: TemplateStringsArray | string, ...values: unknown[]) =>
+    typeof first === "string" ? { identifier: first } : run(first, values);
   return query as unknown as Sql;
 }
 

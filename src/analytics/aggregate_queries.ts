@@ -171,25 +171,6 @@ function seriesRows(
         order by time
       `;
     case "10s":
-      return sql<SeriesRow[]>`
-        select
-          bucket as time,
-          power_sum / nullif(power_count, 0) as power,
-          cadence_sum / nullif(cadence_count, 0) as cadence,
-          heart_rate_sum / nullif(heart_rate_count, 0) as heart_rate,
-          speed_sum / nullif(speed_count, 0) as speed,
-          distance_max as distance,
-          altitude_sum / nullif(altitude_count, 0) as altitude,
-          null::double precision as lat,
-          null::double precision as lon
-        from telemetry_10s
-        where
-          workout_id = ${workoutId}::uuid
-          and user_id = ${userId}::uuid
-          and bucket >= ${from}::timestamptz
-          and bucket <= ${to}::timestamptz
-        order by bucket
-      `;
     case "1m":
       return sql<SeriesRow[]>`
         select
@@ -202,7 +183,7 @@ function seriesRows(
           altitude_sum / nullif(altitude_count, 0) as altitude,
           null::double precision as lat,
           null::double precision as lon
-        from telemetry_1m
+        from ${sql(options.resolution === "10s" ? "telemetry_10s" : "telemetry_1m")}
         where
           workout_id = ${workoutId}::uuid
           and user_id = ${userId}::uuid
