@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { prng } from "./analytics_reference.ts";
+import { metricFields } from "../src/analytics/samples.ts";
 import { startBridge } from "../scripts/redis_rest_bridge.ts";
 import { createApp } from "../src/app.ts";
 import { createSql } from "../src/db/client.ts";
@@ -182,17 +183,7 @@ Deno.test("thousands of random and malformed sample batches: never a 500, nothin
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
   // Each value is invalid for every field (time included).
   const badValues = [-1000, 1e9, Number.MAX_VALUE, "100", true, [], {}, "NaN"];
-  const fields = [
-    "power",
-    "cadence",
-    "heartRate",
-    "speed",
-    "distance",
-    "altitude",
-    "lat",
-    "lon",
-    "time",
-  ];
+  const fields = [...metricFields, "time"];
   let rejected = 0;
   for (let i = 0; i < 2000; i++) {
     const n = 1 + Math.floor(random() * 20);
