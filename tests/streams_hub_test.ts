@@ -49,3 +49,41 @@ Deno.test("viewers subscribing at once share one first read and miss no later en
   unsubscribes.forEach((unsubscribe) => unsubscribe());
   assert.equal(t.deps.hub.stats().viewers, 0);
 });
+
+Deno.test("a post on this instance brings the next poll forward, never closer than the interval", async () => {
+  // A poll interval far longer than the test: only a nudge can make a read happen in time.
+  const slow = await startTestApp({ streamPollMs: 60_000, apiKey: "test-shared-key" });
+  try {
+    const name = `hub-nudge-${crypto.randomUUID().slice(0, 8)}`;
+    await slow.request("POST", "/api/streams/create", {
+      body: { streamName: name },
+      headers: { "x-api-key": "test-shared-key" },
+    });
+    const frames: string[] = [];
+    const decoder = new TextDecoder();
+    const unsubscribe = await slow.deps.hub.subscribe(name, {
+      write: (bytes) => frames.push(decoder.decode(bytes)),
+      end: () => {},
+    });
+    const readsBefore = slow.deps.hub.stats().redisReads;
+
+    const post = (message: string) =>
+      slow.request("POST", `/api/streams/${name}/messages`, {
+        body: { message },
+        headers: { "x-api-key": "test-shared-key" },
+      });
+    assert.equal((await post("first")).status, 200);
+    for (let i = 0; i < 250 && !frames.join("").includes("first"); i++) await delay(20);
+    assert.ok(frames.join("").includes("first"), "the nudged poll did not deliver the entry");
+    assert.equal(slow.deps.hub.stats().redisReads - readsBefore, 1);
+
+    // The next poll may not start before 60 s after the previous one: a second post waits.
+    assert.equal((await post("second")).status, 200);
+    await delay(300);
+    assert.ok(!frames.join("").includes("second"), "a nudge broke the poll interval");
+    assert.equal(slow.deps.hub.stats().redisReads - readsBefore, 1);
+    unsubscribe();
+  } finally {
+    await slow.close();
+  }
+});
