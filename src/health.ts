@@ -37,7 +37,7 @@ async function timescale(sql: Sql) {
 export function healthRoutes() {
   const app = createRouter();
   app.openapi(health, async (c) => {
-    const { sql, live } = c.var.deps;
+    const { sql, live } = c.get("deps");
     const [redisUp, db] = await Promise.all([live.ping(1500), withTimeout(timescale(sql), 1500)]);
     const ok = redisUp && db !== undefined;
     return c.json({

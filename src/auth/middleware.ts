@@ -28,13 +28,13 @@ export function invalidApiKey(): ApiError {
 }
 
 /**
- * Sets `c.var.principal` from a Bearer access token, a personal API key or the shared `API_KEY`.
+ * Sets the `principal` variable from a Bearer access token, a personal API key or the shared `API_KEY`.
  *
  * Presented but invalid credentials answer 401. With `API_KEY` configured, every `/api/*` route
  * except `/api/auth/*` needs some valid credential, as the old service required.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  const { config, sql, tokens } = c.var.deps;
+  const { config, sql, tokens } = c.get("deps");
   let principal: Principal | null = null;
 
   const authorization = c.req.header("authorization");
@@ -76,7 +76,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
 
 /** Rejects calls that do not come from a signed-in rider (token or personal API key). */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
-  if (c.var.principal?.kind !== "user") {
+  if (c.get("principal")?.kind !== "user") {
     throw new ApiError(401, "unauthorized", "Sign in to use this endpoint", {
       headers: { "WWW-Authenticate": 'Bearer realm="bike-power-tracker"' },
     });

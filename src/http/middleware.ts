@@ -5,11 +5,11 @@ import type { AppEnv } from "../deps.ts";
 export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
   const started = performance.now();
   await next();
-  c.var.deps.log.info("request", {
+  c.get("deps").log.info("request", {
     method: c.req.method,
     path: c.req.path,
     status: c.res.status,
     ms: Math.round((performance.now() - started) * 10) / 10,
-    requestId: c.var.requestId,
+    requestId: c.get("requestId"),
   });
 });

@@ -24,7 +24,7 @@ export function rateLimit(perMinute: number) {
       current = new Map();
       windowStart = start;
     }
-    const principal = c.var.principal;
+    const principal = c.get("principal");
     const address = c.req.header("x-forwarded-for")?.split(",")[0].trim() || "direct";
     const key = principal?.kind === "user"
       ? `user:${principal.userId}`

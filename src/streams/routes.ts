@@ -37,9 +37,9 @@ const EntrySchema = z.object({ id: z.string(), data: z.record(z.string(), z.stri
 
 /** The caller as a stream owner: a rider, or the shared key / anonymous (when allowed). */
 function ownerOf(c: Context<AppEnv>): StreamOwner {
-  const principal: Principal | null = c.var.principal;
+  const principal: Principal | null = c.get("principal");
   if (principal?.kind === "user") return `user:${principal.userId}`;
-  if (principal?.kind === "legacy" || c.var.deps.config.allowAnonymousStreams) return "shared";
+  if (principal?.kind === "legacy" || c.get("deps").config.allowAnonymousStreams) return "shared";
   throw new ApiError(401, "unauthorized", "Unauthorized: Invalid API Key", {
     extra: { hint: "Use the X-API-Key header for authentication" },
     headers: { "WWW-Authenticate": 'Bearer realm="bike-power-tracker"' },
@@ -204,12 +204,12 @@ const listenAll = createRoute({
 
 /** Deletes a stream, archiving its workout first; false when there was no stream. */
 async function deleteStream(c: Context<AppEnv>, name: string): Promise<boolean> {
-  const { streams } = c.var.deps;
+  const { streams } = c.get("deps");
   const meta = await streams.meta(name);
   if (!meta) return false;
   if (meta.workout && meta.owner.startsWith("user:")) {
     const userId = meta.owner.slice("user:".length);
-    await completeWorkout(c.var.deps, { workoutId: meta.workout, userId }).catch((err) => {
+    await completeWorkout(c.get("deps"), { workoutId: meta.workout, userId }).catch((err) => {
       if (err instanceof ApiError && err.status < 500) return; // already archived or gone
       throw err;
     });
@@ -219,7 +219,7 @@ async function deleteStream(c: Context<AppEnv>, name: string): Promise<boolean> 
 }
 
 function sse(c: Context<AppEnv>, stream: string | null): Response {
-  const hub = c.var.deps.hub;
+  const hub = c.get("deps").hub;
   let unsubscribe: (() => void) | undefined;
   let finished = false;
   const body = new ReadableStream<Uint8Array>({
@@ -263,7 +263,7 @@ export function streamRoutes() {
 
   app.openapi(create, async (c) => {
     const { streamName: name } = c.req.valid("json");
-    const deps = c.var.deps;
+    const deps = c.get("deps");
     const owner = ownerOf(c);
     const result = await deps.streams.create(name, owner);
     if (!result.ok) throw forbidden();
@@ -297,7 +297,7 @@ export function streamRoutes() {
     if (new TextEncoder().encode(message).length > maxMessageBytes) {
       throw new ApiError(400, "message_too_large", "Message exceeds the 100KB limit");
     }
-    const result = await c.var.deps.streams.post(name, {
+    const result = await c.get("deps").streams.post(name, {
       owner: ownerOf(c),
       message,
       author: body.author,
@@ -306,13 +306,13 @@ export function streamRoutes() {
     if (!result.ok) {
       throw new ApiError(409, "workout_closing", "The stream's workout is being archived");
     }
-    c.var.deps.hub.nudge(name);
+    c.get("deps").hub.nudge(name);
     return c.json({ success: true as const, messageId: result.messageId, streamName: name }, 200);
   });
 
   app.openapi(list, async (c) => {
     ownerOf(c);
-    const streams = await c.var.deps.streams.list();
+    const streams = await c.get("deps").streams.list();
     return c.json({
       streams: streams.map(({ lastWrite: _lastWrite, ...info }) => info),
     }, 200);
@@ -322,19 +322,19 @@ export function streamRoutes() {
     ownerOf(c);
     const { name } = c.req.valid("param");
     const q = c.req.valid("query");
-    const messages = await c.var.deps.streams.range(name, q.start, q.end, q.count);
+    const messages = await c.get("deps").streams.range(name, q.start, q.end, q.count);
     return c.json({ streamName: name, messages }, 200);
   });
 
   app.openapi(cleanup, async (c) => {
     // It can end every rider's live ride, so not even anonymous streaming allows it.
-    if (c.var.principal?.kind !== "legacy") {
+    if (c.get("principal")?.kind !== "legacy") {
       throw new ApiError(403, "forbidden", "Cleanup needs the shared API key");
     }
     const { retention } = c.req.valid("query");
     const cutoff = Date.now() - retention;
     let deleted = 0;
-    for (const stream of await c.var.deps.streams.list()) {
+    for (const stream of await c.get("deps").streams.list()) {
       const lastMs = Number((stream.lastMessageId ?? "0-0").split("-")[0]);
       if (lastMs < cutoff && await deleteStream(c, stream.name)) deleted++;
     }
@@ -348,7 +348,7 @@ export function streamRoutes() {
   app.openapi(remove, async (c) => {
     const { name } = c.req.valid("param");
     const owner = ownerOf(c);
-    const meta = await c.var.deps.streams.meta(name);
+    const meta = await c.get("deps").streams.meta(name);
     if (!meta) throw new ApiError(404, "not_found", "Stream not found");
     if (meta.owner !== owner) throw forbidden();
     if (!(await deleteStream(c, name))) throw new ApiError(404, "not_found", "Stream not found");
