@@ -32,10 +32,12 @@ const oidcProviders = z
       return z.NEVER;
     }
   })
-  .pipe(z.array(oidcProvider).refine(
-    (list) => new Set(list.map((p) => p.name)).size === list.length,
-    "provider names must be unique",
-  ));
+  .pipe(
+    z.array(oidcProvider).refine(
+      (list) => new Set(list.map((p) => p.name)).size === list.length,
+      "provider names must be unique",
+    ),
+  );
 
 /** Every environment variable the service reads, with its default. */
 export const configSchema = z
