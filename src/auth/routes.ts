@@ -6,6 +6,8 @@ import { userJson, UserSchema } from "../users/routes.ts";
 import type { Deps } from "../deps.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
+import { signInWithIdentity } from "./identity_queries.ts";
+import { createOidcVerifier, type OidcVerifier } from "./oidc.ts";
 import {
   findSessionByRefreshToken,
   insertSession,
@@ -86,6 +88,30 @@ const logout = createRoute({
   },
 });
 
+const oidc = createRoute({
+  method: "post",
+  path: "/oidc",
+  tags: ["Auth"],
+  summary: "Sign in with an OpenID Connect ID token (Google, Apple, … as configured)",
+  description: "Verifies the ID token with the provider's published keys (issuer, audience = " +
+    "this service's client id, expiry, nonce). A new subject creates an account, or links to " +
+    "the account with the same email when the provider verified that email. An unverified " +
+    "email that matches an account answers 409 and links nothing.",
+  request: {
+    body: jsonBody(z.object({
+      provider: z.string().min(1).max(32).openapi({ example: "google" }),
+      idToken: z.string().min(1).max(16_384).openapi({ description: "The provider's ID token" }),
+      nonce: z.string().min(1).max(512).optional().openapi({
+        description: "The nonce the sign-in request used; required when the token has one",
+      }),
+    })),
+  },
+  responses: {
+    200: json(SessionSchema, "Signed in"),
+    ...errors(400, 401, 409, 503),
+  },
+});
+
 /** A hash that no password matches; verified against for unknown emails to equalise timing. */
 let decoyHash: Promise<string> | undefined;
 
@@ -108,7 +134,7 @@ function badCredentials(): ApiError {
   return new ApiError(401, "invalid_credentials", "Invalid email or password");
 }
 
-/** Routes under /api/auth: register, login, refresh, logout. */
+/** Routes under /api/auth: register, login, OpenID Connect sign-in, refresh, logout. */
 export function authRoutes() {
   const app = createRouter();
 
@@ -143,6 +169,30 @@ export function authRoutes() {
     const user = await getUser(deps.sql, account.id);
     if (!user) throw badCredentials();
     return c.json({ user: userJson(user), ...await issueTokens(deps, account.id) }, 200);
+  });
+
+  let verifier: OidcVerifier | undefined;
+  app.openapi(oidc, async (c) => {
+    const deps = c.var.deps;
+    const body = c.req.valid("json");
+    verifier ??= createOidcVerifier({
+      ...deps.config.oidc,
+      onUnavailable: (provider, err) =>
+        deps.log.warn("sign-in provider unavailable", { provider, err: String(err) }),
+    });
+    const identity = await verifier.verify(body.provider, body);
+    const result = await signInWithIdentity(deps.sql, identity);
+    if (!result.ok) {
+      throw new ApiError(
+        409,
+        "email_not_verified",
+        "An account with this email already exists and the provider has not verified the " +
+          "email, so it is not linked; sign in with your password",
+      );
+    }
+    const user = await getUser(deps.sql, result.userId);
+    if (!user) throw new ApiError(401, "invalid_id_token", "The account no longer exists");
+    return c.json({ user: userJson(user), ...await issueTokens(deps, user.id) }, 200);
   });
 
   app.openapi(refresh, async (c) => {
