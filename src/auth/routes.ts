@@ -7,6 +7,7 @@ import type { Deps } from "../deps.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
 import { signInWithIdentity } from "./identity_queries.ts";
+import { limitAccount, limitClient, resetAccount } from "./limits.ts";
 import { createOidcVerifier, type OidcVerifier } from "./oidc.ts";
 import {
   findSessionByRefreshToken,
@@ -40,6 +41,7 @@ const register = createRoute({
   method: "post",
   path: "/register",
   tags: ["Auth"],
+  middleware: [limitClient] as const,
   summary: "Create an account with email and password",
   request: {
     body: jsonBody(z.object({
@@ -48,25 +50,30 @@ const register = createRoute({
       displayName: z.string().trim().min(1).max(100).optional(),
     })),
   },
-  responses: { 201: json(SessionSchema, "Account created and signed in"), ...errors(400, 409) },
+  responses: {
+    201: json(SessionSchema, "Account created and signed in"),
+    ...errors(400, 409, 429),
+  },
 });
 
 const login = createRoute({
   method: "post",
   path: "/login",
   tags: ["Auth"],
+  middleware: [limitClient] as const,
   summary: "Sign in with email and password",
   request: { body: jsonBody(z.object({ email, password: z.string().min(1).max(256) })) },
-  responses: { 200: json(SessionSchema, "Signed in"), ...errors(400, 401) },
+  responses: { 200: json(SessionSchema, "Signed in"), ...errors(400, 401, 429) },
 });
 
 const refresh = createRoute({
   method: "post",
   path: "/refresh",
   tags: ["Auth"],
+  middleware: [limitClient] as const,
   summary: "Exchange a refresh token for new tokens (the old one stops working)",
   request: { body: jsonBody(z.object({ refreshToken })) },
-  responses: { 200: json(TokensSchema, "New tokens"), ...errors(400, 401) },
+  responses: { 200: json(TokensSchema, "New tokens"), ...errors(400, 401, 429) },
 });
 
 const logout = createRoute({
@@ -92,6 +99,7 @@ const oidc = createRoute({
   method: "post",
   path: "/oidc",
   tags: ["Auth"],
+  middleware: [limitClient] as const,
   summary: "Sign in with an OpenID Connect ID token (Google, Apple, … as configured)",
   description: "Verifies the ID token with the provider's published keys (issuer, audience = " +
     "this service's client id, expiry, nonce). A new subject creates an account, or links to " +
@@ -108,7 +116,7 @@ const oidc = createRoute({
   },
   responses: {
     200: json(SessionSchema, "Signed in"),
-    ...errors(400, 401, 409, 503),
+    ...errors(400, 401, 409, 429, 503),
   },
 });
 
@@ -158,6 +166,7 @@ export function authRoutes() {
   app.openapi(login, async (c) => {
     const deps = c.var.deps;
     const body = c.req.valid("json");
+    await limitAccount(deps, body.email);
     const account = await findLogin(deps.sql, body.email);
     if (!account?.passwordHash) {
       decoyHash ??= hashPassword(randomSecret(), deps.config.passwordCost);
@@ -165,6 +174,7 @@ export function authRoutes() {
       throw badCredentials();
     }
     if (!(await verifyPassword(body.password, account.passwordHash))) throw badCredentials();
+    await resetAccount(deps, body.email);
     await touchLogin(deps.sql, account.id);
     const user = await getUser(deps.sql, account.id);
     if (!user) throw badCredentials();
