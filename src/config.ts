@@ -79,9 +79,9 @@ export const configSchema = z
     OIDC_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
     OIDC_JWKS_COOLDOWN_S: z.coerce.number().int().min(0).max(3600).default(30),
     API_KEYS_PER_USER_MAX: z.coerce.number().int().min(1).max(10_000).default(50),
-    AUTH_ACCOUNT_FAILURES_MAX: z.coerce.number().int().min(0).default(5),
+    AUTH_ACCOUNT_FAILURES: z.coerce.number().int().min(0).default(5),
     AUTH_ACCOUNT_WINDOW_S: z.coerce.number().int().min(1).default(900),
-    AUTH_CLIENT_ATTEMPTS_MAX: z.coerce.number().int().min(0).default(20),
+    AUTH_CLIENT_ATTEMPTS: z.coerce.number().int().min(0).default(20),
     AUTH_CLIENT_WINDOW_S: z.coerce.number().int().min(1).default(60),
     TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   })
@@ -206,9 +206,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     apiKeysPerUserMax: e.API_KEYS_PER_USER_MAX,
     authLimits: {
-      accountFailures: e.AUTH_ACCOUNT_FAILURES_MAX,
+      accountFailures: e.AUTH_ACCOUNT_FAILURES,
       accountWindowS: e.AUTH_ACCOUNT_WINDOW_S,
-      clientAttempts: e.AUTH_CLIENT_ATTEMPTS_MAX,
+      clientAttempts: e.AUTH_CLIENT_ATTEMPTS,
       clientWindowS: e.AUTH_CLIENT_WINDOW_S,
     },
     trustedProxyHops: e.TRUSTED_PROXY_HOPS,

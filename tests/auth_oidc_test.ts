@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { SignJWT, UnsecuredJWT } from "jose";
+import { loadConfig } from "../src/config.ts";
 import { closedLoopbackUrl, startIssuer, type TestIssuer } from "./oidc_issuer.ts";
 import { registerRider, startTestApp, type TestApp, uniqueEmail } from "./support.ts";
 
@@ -239,4 +240,37 @@ Deno.test("an unknown provider answers 400 and an unreachable one 503", async ()
   const missing = await t.request("POST", "/api/auth/oidc", { body: { provider: "local" } });
   assert.equal(missing.status, 400);
   assert.match((await missing.json()).error, /idToken/);
+});
+
+Deno.test("OIDC_PROVIDERS is validated: JSON, names, https issuers, client ids", () => {
+  const config = loadConfig({
+    OIDC_PROVIDERS: JSON.stringify([
+      { name: "google", issuer: "https://accounts.google.com", clientId: "web" },
+      { name: "apple", issuer: "https://appleid.apple.com", clientId: ["ios", "web"] },
+    ]),
+  });
+  assert.deepEqual(config.oidc.providers, [
+    { name: "google", issuer: "https://accounts.google.com", clientIds: ["web"] },
+    { name: "apple", issuer: "https://appleid.apple.com", clientIds: ["ios", "web"] },
+  ]);
+  assert.deepEqual(loadConfig({}).oidc.providers, []);
+  const bad: [string, RegExp][] = [
+    ["not json", /OIDC_PROVIDERS: must be a JSON array of providers/],
+    [
+      JSON.stringify([{ name: "x", issuer: "http://accounts.example", clientId: "c" }]),
+      /issuer: must be https/,
+    ],
+    [JSON.stringify([{ name: "Bad Name", issuer: "https://a.example", clientId: "c" }]), /name/],
+    [JSON.stringify([{ name: "x", issuer: "https://a.example", clientId: [] }]), /clientId/],
+    [
+      JSON.stringify([
+        { name: "x", issuer: "https://a.example", clientId: "c" },
+        { name: "x", issuer: "https://b.example", clientId: "c" },
+      ]),
+      /provider names must be unique/,
+    ],
+  ];
+  for (const [value, message] of bad) {
+    assert.throws(() => loadConfig({ OIDC_PROVIDERS: value }), message, value);
+  }
 });
