@@ -274,3 +274,24 @@ Deno.test("OIDC_PROVIDERS is validated: JSON, names, https issuers, client ids",
     assert.throws(() => loadConfig({ OIDC_PROVIDERS: value }), message, value);
   }
 });
+
+Deno.test("concurrent first sign-ins of one subject make one rider", async () => {
+  const sub = crypto.randomUUID();
+  const email = uniqueEmail("race");
+  const answers = await Promise.all(
+    Array.from(
+      { length: 6 },
+      async () => signIn({ idToken: await issuer.sign({ sub, email, email_verified: true }) }),
+    ),
+  );
+  const bodies = await Promise.all(answers.map(async (res) => {
+    assert.equal(res.status, 200);
+    return await res.json();
+  }));
+  assert.equal(new Set(bodies.map((body) => body.user.id)).size, 1);
+  assert.equal((await identitiesOf(sub)).length, 1);
+  const [{ count }] = await t.sql`
+    select count(*)::int as count from users where lower(email) = lower(${email})
+  `;
+  assert.equal(count, 1);
+});

@@ -16,7 +16,7 @@ export type IdentitySignIn =
  * 3. Otherwise a new rider is created (with the email only when it is verified, so an unverified
  *    claim cannot take an address from its real owner).
  *
- * Two first sign-ins racing on the same subject or email retry once and find each other's row.
+ * Two first sign-ins racing on the same subject or email retry and find each other's row.
  */
 export async function signInWithIdentity(
   sql: Sql,
@@ -26,23 +26,27 @@ export async function signInWithIdentity(
     try {
       return await sql.begin((tx) => attemptSignIn(tx, identity));
     } catch (err) {
-      const unique = (err as { code?: string })?.code === "23505";
-      if (!unique || attempt >= 1) throw err;
+      // 23505: another first sign-in created the row meanwhile; 40P01: belt and braces.
+      const code = (err as { code?: string })?.code;
+      if ((code !== "23505" && code !== "40P01") || attempt >= 2) throw err;
     }
   }
 }
 
 async function attemptSignIn(sql: TransactionSql, identity: OidcIdentity): Promise<IdentitySignIn> {
   const { provider, subject } = identity;
+  // Locks are always taken in the same order, the rider's row before the identity's, so that
+  // concurrent sign-ins of one subject wait for each other instead of deadlocking.
   const [known] = await sql<{ userId: string }[]>`
-    update user_identities set last_login_at = now(), email = coalesce(${
-    identity.email ?? null
-  }, email)
-    where provider = ${provider} and subject = ${subject}
-    returning user_id
+    select user_id from user_identities where provider = ${provider} and subject = ${subject}
   `;
   if (known) {
     await sql`update users set last_login_at = now() where id = ${known.userId}`;
+    const email = identity.email ?? null;
+    await sql`
+      update user_identities set last_login_at = now(), email = coalesce(${email}, email)
+      where provider = ${provider} and subject = ${subject}
+    `;
     return { ok: true, userId: known.userId, outcome: "existing" };
   }
 
