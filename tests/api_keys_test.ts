@@ -218,3 +218,19 @@ Deno.test("bad API key input answers 400 and stores nothing", async () => {
   await badId.body?.cancel();
   assert.deepEqual(await listKeys(rider.accessToken), []);
 });
+
+Deno.test("concurrent creations never exceed the cap of 50 active keys", async () => {
+  const rider = await registerRider(t);
+  const answers = await Promise.all(
+    Array.from({ length: 60 }, (_, i) =>
+      t.request("POST", "/api/users/me/api-keys", {
+        token: rider.accessToken,
+        body: { name: `burst ${i}` },
+      })),
+  );
+  const statuses = answers.map((res) => res.status);
+  await Promise.all(answers.map((res) => res.body?.cancel()));
+  assert.equal(statuses.filter((s) => s === 201).length, 50);
+  assert.equal(statuses.filter((s) => s === 409).length, 10);
+  assert.equal((await listKeys(rider.accessToken)).length, 50);
+});
