@@ -16,6 +16,7 @@ import { userRoutes } from "./users/routes.ts";
 import { analyticsRoutes } from "./analytics/routes.ts";
 import { workoutRoutes } from "./workouts/routes.ts";
 import { streamRoutes } from "./streams/routes.ts";
+import { apiKeyRoutes } from "./auth/api_key_routes.ts";
 
 /** The service version reported in the OpenAPI document. */
 export const version = "0.1.0";
@@ -60,6 +61,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route("/api/workouts", workoutRoutes());
   app.route("/api/analytics", analyticsRoutes());
   app.route("/api/streams", streamRoutes());
+  app.route("/api/users/me/api-keys", apiKeyRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

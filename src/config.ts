@@ -6,6 +6,39 @@ const booleanText = z
 
 const logLevels = ["debug", "info", "warn", "error", "silent"] as const;
 
+/** An OpenID Connect provider whose ID tokens may sign riders in. */
+export type OidcProvider = { name: string; issuer: string; clientIds: string[] };
+
+const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+const oidcProvider = z
+  .object({
+    name: z.string().regex(/^[a-z0-9_-]{1,32}$/, "must be 1-32 of a-z, 0-9, _ and -"),
+    issuer: z.url({ protocol: /^https?$/ }).refine(
+      (issuer) => issuer.startsWith("https://") || loopbackHosts.has(new URL(issuer).hostname),
+      "must be https (http only on loopback, for tests)",
+    ),
+    clientId: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  })
+  .strict();
+
+const oidcProviders = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON array of providers" });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.array(oidcProvider).refine(
+      (list) => new Set(list.map((p) => p.name)).size === list.length,
+      "provider names must be unique",
+    ),
+  );
+
 /** Every environment variable the service reads, with its default. */
 export const configSchema = z
   .object({
@@ -42,6 +75,15 @@ export const configSchema = z
     STREAM_POLL_MS: z.coerce.number().int().min(20).max(5000).default(200),
     SSE_HEARTBEAT_S: z.coerce.number().int().min(1).default(15),
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+    OIDC_PROVIDERS: oidcProviders.default([]),
+    OIDC_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+    OIDC_JWKS_COOLDOWN_S: z.coerce.number().int().min(0).max(3600).default(30),
+    API_KEYS_PER_USER_MAX: z.coerce.number().int().min(1).max(10_000).default(50),
+    AUTH_ACCOUNT_FAILURES: z.coerce.number().int().min(0).default(5),
+    AUTH_ACCOUNT_WINDOW_S: z.coerce.number().int().min(1).default(900),
+    AUTH_CLIENT_ATTEMPTS: z.coerce.number().int().min(0).default(20),
+    AUTH_CLIENT_WINDOW_S: z.coerce.number().int().min(1).default(60),
+    TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   })
   .superRefine((env, ctx) => {
     if (env.LIVE_TTL_S < 2 * env.WORKOUT_IDLE_TIMEOUT_S) {
@@ -92,6 +134,17 @@ export type Config = {
   streamPollMs: number;
   sseHeartbeatS: number;
   rateLimitPerMinute: number;
+  oidc: { providers: OidcProvider[]; httpTimeoutMs: number; jwksCooldownS: number };
+  apiKeysPerUserMax: number;
+  /** Sign-in limits (0 turns one off): failures per account and attempts per client, per window. */
+  authLimits: {
+    accountFailures: number;
+    accountWindowS: number;
+    clientAttempts: number;
+    clientWindowS: number;
+  };
+  /** Proxies in front of the service that append to X-Forwarded-For (0: use the peer address). */
+  trustedProxyHops: number;
 };
 
 /** Thrown when the environment is invalid; its message lists every bad variable. */
@@ -142,5 +195,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     streamPollMs: e.STREAM_POLL_MS,
     sseHeartbeatS: e.SSE_HEARTBEAT_S,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    oidc: {
+      providers: e.OIDC_PROVIDERS.map((p) => ({
+        name: p.name,
+        issuer: p.issuer,
+        clientIds: typeof p.clientId === "string" ? [p.clientId] : p.clientId,
+      })),
+      httpTimeoutMs: e.OIDC_HTTP_TIMEOUT_MS,
+      jwksCooldownS: e.OIDC_JWKS_COOLDOWN_S,
+    },
+    apiKeysPerUserMax: e.API_KEYS_PER_USER_MAX,
+    authLimits: {
+      accountFailures: e.AUTH_ACCOUNT_FAILURES,
+      accountWindowS: e.AUTH_ACCOUNT_WINDOW_S,
+      clientAttempts: e.AUTH_CLIENT_ATTEMPTS,
+      clientWindowS: e.AUTH_CLIENT_WINDOW_S,
+    },
+    trustedProxyHops: e.TRUSTED_PROXY_HOPS,
   };
 }

@@ -17,6 +17,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     passwordCost: { memoryKib: 1024, iterations: 1 },
     logLevel: "silent",
     rateLimitPerMinute: 0, // tests send thousands of requests; tests/rate_limit_test.ts sets one
+    // Sign-in limits off (tests register many riders); tests/auth_limits_test.ts turns them on.
+    authLimits: { ...config.authLimits, accountFailures: 0, clientAttempts: 0 },
     ...overrides,
   };
 }

@@ -6,6 +6,9 @@ import { userJson, UserSchema } from "../users/routes.ts";
 import type { Deps } from "../deps.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
+import { signInWithIdentity } from "./identity_queries.ts";
+import { limitAccount, limitClient, resetAccount } from "./limits.ts";
+import { createOidcVerifier, type OidcVerifier } from "./oidc.ts";
 import {
   findSessionByRefreshToken,
   insertSession,
@@ -38,6 +41,7 @@ const register = createRoute({
   method: "post",
   path: "/register",
   tags: ["Auth"],
+  middleware: [limitClient] as const,
   summary: "Create an account with email and password",
   request: {
     body: jsonBody(z.object({
@@ -46,25 +50,30 @@ const register = createRoute({
       displayName: z.string().trim().min(1).max(100).optional(),
     })),
   },
-  responses: { 201: json(SessionSchema, "Account created and signed in"), ...errors(400, 409) },
+  responses: {
+    201: json(SessionSchema, "Account created and signed in"),
+    ...errors(400, 409, 429),
+  },
 });
 
 const login = createRoute({
   method: "post",
   path: "/login",
   tags: ["Auth"],
+  middleware: [limitClient] as const,
   summary: "Sign in with email and password",
   request: { body: jsonBody(z.object({ email, password: z.string().min(1).max(256) })) },
-  responses: { 200: json(SessionSchema, "Signed in"), ...errors(400, 401) },
+  responses: { 200: json(SessionSchema, "Signed in"), ...errors(400, 401, 429) },
 });
 
 const refresh = createRoute({
   method: "post",
   path: "/refresh",
   tags: ["Auth"],
+  middleware: [limitClient] as const,
   summary: "Exchange a refresh token for new tokens (the old one stops working)",
   request: { body: jsonBody(z.object({ refreshToken })) },
-  responses: { 200: json(TokensSchema, "New tokens"), ...errors(400, 401) },
+  responses: { 200: json(TokensSchema, "New tokens"), ...errors(400, 401, 429) },
 });
 
 const logout = createRoute({
@@ -83,6 +92,31 @@ const logout = createRoute({
   responses: {
     200: json(z.object({ success: z.literal(true) }), "Session ended"),
     ...errors(400, 401),
+  },
+});
+
+const oidc = createRoute({
+  method: "post",
+  path: "/oidc",
+  tags: ["Auth"],
+  middleware: [limitClient] as const,
+  summary: "Sign in with an OpenID Connect ID token (Google, Apple, … as configured)",
+  description: "Verifies the ID token with the provider's published keys (issuer, audience = " +
+    "this service's client id, expiry, nonce). A new subject creates an account, or links to " +
+    "the account with the same email when the provider verified that email. An unverified " +
+    "email that matches an account answers 409 and links nothing.",
+  request: {
+    body: jsonBody(z.object({
+      provider: z.string().min(1).max(32).openapi({ example: "google" }),
+      idToken: z.string().min(1).max(16_384).openapi({ description: "The provider's ID token" }),
+      nonce: z.string().min(1).max(512).optional().openapi({
+        description: "The nonce the sign-in request used; required when the token has one",
+      }),
+    })),
+  },
+  responses: {
+    200: json(SessionSchema, "Signed in"),
+    ...errors(400, 401, 409, 429, 503),
   },
 });
 
@@ -108,7 +142,7 @@ function badCredentials(): ApiError {
   return new ApiError(401, "invalid_credentials", "Invalid email or password");
 }
 
-/** Routes under /api/auth: register, login, refresh, logout. */
+/** Routes under /api/auth: register, login, OpenID Connect sign-in, refresh, logout. */
 export function authRoutes() {
   const app = createRouter();
 
@@ -132,6 +166,7 @@ export function authRoutes() {
   app.openapi(login, async (c) => {
     const deps = c.var.deps;
     const body = c.req.valid("json");
+    await limitAccount(deps, body.email);
     const account = await findLogin(deps.sql, body.email);
     if (!account?.passwordHash) {
       decoyHash ??= hashPassword(randomSecret(), deps.config.passwordCost);
@@ -139,10 +174,35 @@ export function authRoutes() {
       throw badCredentials();
     }
     if (!(await verifyPassword(body.password, account.passwordHash))) throw badCredentials();
+    await resetAccount(deps, body.email);
     await touchLogin(deps.sql, account.id);
     const user = await getUser(deps.sql, account.id);
     if (!user) throw badCredentials();
     return c.json({ user: userJson(user), ...await issueTokens(deps, account.id) }, 200);
+  });
+
+  let verifier: OidcVerifier | undefined;
+  app.openapi(oidc, async (c) => {
+    const deps = c.var.deps;
+    const body = c.req.valid("json");
+    verifier ??= createOidcVerifier({
+      ...deps.config.oidc,
+      onUnavailable: (provider, err) =>
+        deps.log.warn("sign-in provider unavailable", { provider, err: String(err) }),
+    });
+    const identity = await verifier.verify(body.provider, body);
+    const result = await signInWithIdentity(deps.sql, identity);
+    if (!result.ok) {
+      throw new ApiError(
+        409,
+        "email_not_verified",
+        "An account with this email already exists and the provider has not verified the " +
+          "email, so it is not linked; sign in with your password",
+      );
+    }
+    const user = await getUser(deps.sql, result.userId);
+    if (!user) throw new ApiError(401, "invalid_id_token", "The account no longer exists");
+    return c.json({ user: userJson(user), ...await issueTokens(deps, user.id) }, 200);
   });
 
   app.openapi(refresh, async (c) => {
