@@ -1,13 +1,14 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../deps.ts";
 import { ApiError } from "../errors.ts";
+import { clientAddress } from "./client_address.ts";
 
 /**
  * Limits requests per caller in fixed one-minute windows, in this instance's memory.
  *
  * The caller is the rider (token or personal key) when known — so a household behind one address
- * is not one caller — and otherwise the shared key or anonymous caller per client address (the
- * first `X-Forwarded-For` entry when behind a proxy). 0 disables the limit.
+ * is not one caller — and otherwise the shared key or anonymous caller per client address (see
+ * clientAddress: X-Forwarded-For counts only behind TRUSTED_PROXY_HOPS proxies). 0 disables it.
  */
 export function rateLimit(perMinute: number) {
   // Sliding window: the previous minute's count, weighted by how much of it still overlaps the
@@ -25,7 +26,7 @@ export function rateLimit(perMinute: number) {
       windowStart = start;
     }
     const principal = c.get("principal");
-    const address = c.req.header("x-forwarded-for")?.split(",")[0].trim() || "direct";
+    const address = clientAddress(c, c.get("deps").config.trustedProxyHops);
     const key = principal?.kind === "user"
       ? `user:${principal.userId}`
       : `${principal?.kind ?? "anonymous"}:${address}`;
