@@ -71,7 +71,13 @@ const profileColumns = {
   maxHr: "max_hr",
 } as const;
 
-/** Applies a profile patch and returns the updated user. */
+/** Who changed an FTP: a free label such as `manual`, `profile` or `ramp-test`. */
+export type FtpSource = string;
+
+/**
+ * Applies a profile patch and returns the updated user. A new `ftpWatts` (different from the
+ * current one) is recorded in `ftp_history` in the same transaction, with source `profile`.
+ */
 export async function updateProfile(
   sql: Sql,
   userId: string,
@@ -82,11 +88,77 @@ export async function updateProfile(
   );
   if (keys.length === 0) return getUser(sql, userId);
   const values = Object.fromEntries(keys.map((key) => [key, patch[key]]));
-  const [row] = await sql<User[]>`
-    update users set ${sql(values, ...keys)}, updated_at = now()
-    where id = ${userId}
-    returning id, email, display_name, avatar_url, weight_kg, ftp_watts, max_hr,
-      created_at, updated_at, last_login_at
+  return await sql.begin(async (tx) => {
+    const [before] = await tx<{ ftpWatts: number | null }[]>`
+      select ftp_watts from users where id = ${userId} for update
+    `;
+    if (!before) return undefined;
+    const [row] = await tx<User[]>`
+      update users set ${tx(values, ...keys)}, updated_at = now()
+      where id = ${userId}
+      returning id, email, display_name, avatar_url, weight_kg, ftp_watts, max_hr,
+        created_at, updated_at, last_login_at
+    `;
+    if (typeof patch.ftpWatts === "number" && patch.ftpWatts !== before.ftpWatts) {
+      await tx`
+        insert into ftp_history (user_id, ftp_watts, source)
+        values (${userId}, ${patch.ftpWatts}, 'profile')
+      `;
+    }
+    return row;
+  });
+}
+
+/** One FTP a rider has had, from when it was set. */
+export type FtpHistoryRow = {
+  id: string;
+  userId: string;
+  ftpWatts: number;
+  source: string;
+  createdAt: Date;
+};
+
+/** Sets the rider's FTP and records it in `ftp_history`, in one transaction. */
+export async function setFtp(
+  sql: Sql,
+  userId: string,
+  change: { ftpWatts: number; source: FtpSource },
+): Promise<FtpHistoryRow | undefined> {
+  return await sql.begin(async (tx) => {
+    const [user] = await tx<{ id: string }[]>`
+      update users set ftp_watts = ${change.ftpWatts}, updated_at = now()
+      where id = ${userId}
+      returning id
+    `;
+    if (!user) return undefined;
+    const [row] = await tx<FtpHistoryRow[]>`
+      insert into ftp_history (user_id, ftp_watts, source)
+      values (${userId}, ${change.ftpWatts}, ${change.source})
+      returning id, user_id, ftp_watts, source, created_at
+    `;
+    return row;
+  });
+}
+
+/** The rider's FTP history, newest first. */
+export async function ftpHistory(sql: Sql, userId: string): Promise<FtpHistoryRow[]> {
+  return await sql<FtpHistoryRow[]>`
+    select id, user_id, ftp_watts, source, created_at
+    from ftp_history
+    where user_id = ${userId}
+    order by created_at desc, id desc
+  `;
+}
+
+/** Totals over the rider's completed workouts: how many, and their elapsed seconds. */
+export async function userStats(
+  sql: Sql,
+  userId: string,
+): Promise<{ totalWorkouts: number; totalDuration: number }> {
+  const [row] = await sql<{ totalWorkouts: number; totalDuration: number }[]>`
+    select count(*)::int as total_workouts, coalesce(sum(duration_s), 0)::float8 as total_duration
+    from workouts
+    where user_id = ${userId} and status = 'completed'
   `;
   return row;
 }
