@@ -162,3 +162,62 @@ export async function userStats(
   `;
   return row;
 }
+
+/** A workout removed with its rider's account. */
+export type DeletedWorkout = {
+  id: string;
+  status: "active" | "completed";
+  startTime: Date;
+  endTime: Date | null;
+};
+
+/**
+ * Deletes a rider and every row they own, in one transaction: workouts, their telemetry and
+ * efforts, then the user row, whose foreign keys cascade to sessions, refresh tokens, API keys and
+ * FTP history. Answers the deleted workouts, or undefined when there was no such rider.
+ *
+ * Telemetry is deleted by workout id (the `unique (workout_id, time)` index, and the segment-by
+ * column of compressed chunks) within the rides' time range, not by user_id, which has no index
+ * on the hypertable: every telemetry row belongs to a workout row of the same rider (only the
+ * archive transaction writes them, for a workout it holds locked).
+ */
+export async function deleteUserRows(
+  sql: Sql,
+  userId: string,
+): Promise<DeletedWorkout[] | undefined> {
+  return await sql.begin(async (tx) => {
+    // Locking the user row makes a concurrent insert that references it (a workout being
+    // started) wait for this transaction, then fail its foreign key.
+    const [user] = await tx`select id from users where id = ${userId} for update`;
+    if (!user) return undefined;
+    const workouts = await tx<DeletedWorkout[]>`
+      delete from workouts where user_id = ${userId}
+      returning id, status, start_time, end_time
+    `;
+    if (workouts.length > 0) {
+      // Time bounds let TimescaleDB skip every chunk outside the rider's rides.
+      const span = timeSpan(workouts);
+      const from = new Date(span.from.getTime() - 86_400_000);
+      const to = new Date(span.to.getTime() + 86_400_000);
+      await tx`
+        delete from telemetry
+        where workout_id = any(${workouts.map((w) => w.id)}::uuid[])
+          and time >= ${from} and time <= ${to}
+      `;
+    }
+    await tx`delete from workout_efforts where user_id = ${userId}`;
+    await tx`delete from users where id = ${userId}`;
+    return workouts;
+  });
+}
+
+/** The earliest start and the latest end (or start) of some workouts; call with at least one. */
+export function timeSpan(workouts: readonly DeletedWorkout[]): { from: Date; to: Date } {
+  let from = Infinity;
+  let to = -Infinity;
+  for (const w of workouts) {
+    from = Math.min(from, w.startTime.getTime());
+    to = Math.max(to, (w.endTime ?? w.startTime).getTime());
+  }
+  return { from: new Date(from), to: new Date(to) };
+}

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser, userIdOf } from "../auth/middleware.ts";
 import type { Principal } from "../deps.ts";
+import { deleteAccount } from "./account.ts";
 import { ApiError } from "../errors.ts";
 import { createRouter, errors, json, jsonBody, userSecurity } from "../http/openapi.ts";
 import {
@@ -196,6 +197,28 @@ const getStats = createRoute({
   },
 });
 
+const deleteMe = createRoute({
+  method: "delete",
+  path: "/me",
+  tags: ["Users"],
+  summary: "Delete your account with every ride, sample, stream, key and session (Bearer only)",
+  description: "Needs a Bearer access token: a personal API key (a device) cannot delete the " +
+    "account. Afterwards every access token, refresh token and API key of the account answers 401.",
+  security: [{ bearerAuth: [] }],
+  middleware: [requireUser] as const,
+  responses: {
+    200: json(
+      z.object({
+        success: z.literal(true),
+        deletedWorkouts: z.number().int(),
+        deletedStreams: z.number().int().openapi({ description: "Live /api/streams streams" }),
+      }),
+      "Deleted",
+    ),
+    ...errors(401, 403, 404),
+  },
+});
+
 /** Routes under /api/users. */
 export function userRoutes() {
   const app = createRouter();
@@ -214,6 +237,24 @@ export function userRoutes() {
     );
     if (!user) throw new ApiError(404, "not_found", "User not found");
     return c.json(userJson(user), 200);
+  });
+
+  app.openapi(deleteMe, async (c) => {
+    const principal = c.var.principal;
+    if (principal?.kind !== "user" || principal.via !== "token") {
+      throw new ApiError(
+        403,
+        "forbidden",
+        "Deleting an account needs a Bearer access token, not an API key",
+      );
+    }
+    const deleted = await deleteAccount(c.var.deps, principal.userId);
+    if (!deleted) throw new ApiError(404, "not_found", "User not found");
+    return c.json({
+      success: true as const,
+      deletedWorkouts: deleted.workouts,
+      deletedStreams: deleted.streams,
+    }, 200);
   });
 
   app.openapi(getOne, async (c) => {
