@@ -219,3 +219,23 @@ Deno.test("a ride older than every FTP history row falls back to the rider's cur
   const older = await importRide(token, ride(Date.UTC(2026, 0, 6, 7), 600, 250));
   assert.equal(older.summary.intensityFactor, 2);
 });
+
+Deno.test("concurrent FTP changes leave the newest history entry equal to the current FTP", async () => {
+  const rider = await registerRider(t);
+  const token = rider.accessToken;
+  for (let round = 0; round < 5; round++) {
+    const values = Array.from({ length: 12 }, (_, i) => 100 + round * 20 + i);
+    const answers = await Promise.all(
+      values.map((ftp, i) =>
+        i % 2 === 0
+          ? putFtp(token, "me", { ftp })
+          : t.request("PATCH", "/api/users/me", { token, body: { ftpWatts: ftp } })
+      ),
+    );
+    for (const res of answers) assert.equal(res.status, 200);
+    const me = await (await t.request("GET", "/api/users/me", { token })).json();
+    const [newest] = await history(token);
+    assert.equal(newest.ftp, me.ftpWatts, `round ${round}`);
+  }
+  assert.equal((await history(token)).length, 60);
+});

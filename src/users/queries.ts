@@ -101,8 +101,8 @@ export async function updateProfile(
     `;
     if (typeof patch.ftpWatts === "number" && patch.ftpWatts !== before.ftpWatts) {
       await tx`
-        insert into ftp_history (user_id, ftp_watts, source)
-        values (${userId}, ${patch.ftpWatts}, 'profile')
+        insert into ftp_history (user_id, ftp_watts, source, created_at)
+        values (${userId}, ${patch.ftpWatts}, 'profile', clock_timestamp())
       `;
     }
     return row;
@@ -131,9 +131,12 @@ export async function setFtp(
       returning id
     `;
     if (!user) return undefined;
+    // clock_timestamp(), not now() (the transaction's start): taken after the user row is
+    // locked, so concurrent changes are ordered in the history as they were applied, and the
+    // newest entry is always the FTP that users.ftp_watts holds.
     const [row] = await tx<FtpHistoryRow[]>`
-      insert into ftp_history (user_id, ftp_watts, source)
-      values (${userId}, ${change.ftpWatts}, ${change.source})
+      insert into ftp_history (user_id, ftp_watts, source, created_at)
+      values (${userId}, ${change.ftpWatts}, ${change.source}, clock_timestamp())
       returning id, user_id, ftp_watts, source, created_at
     `;
     return row;
