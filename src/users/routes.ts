@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser, userIdOf } from "../auth/middleware.ts";
 import type { Principal } from "../deps.ts";
-import { deleteAccount } from "./account.ts";
 import { ApiError } from "../errors.ts";
 import { createRouter, errors, json, jsonBody, userSecurity } from "../http/openapi.ts";
+import { deleteAccount } from "./account.ts";
 import {
   ftpHistory,
   type FtpHistoryRow,
@@ -79,7 +79,7 @@ const patchMe = createRoute({
   method: "patch",
   path: "/me",
   tags: ["Users"],
-  summary: "Change the signed-in rider's profile (null clears a field)",
+  summary: "Change the signed-in rider's profile (null clears a field, except ftpWatts)",
   security: userSecurity,
   middleware: [requireUser] as const,
   request: { body: jsonBody(ProfilePatchSchema) },
