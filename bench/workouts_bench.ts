@@ -200,7 +200,7 @@ for (const seconds of [3600, 14_400]) {
     const page = await deps.workoutLive.readAll(workout.id);
     const b = performance.now();
     const normalized = normalizeSamples(page.samples);
-    const rider = await riderSettings(sql, userId);
+    const rider = await riderSettings(sql, { userId, at: new Date(normalized[0].time) });
     const summary = summarize(normalized, { ftp: rider.ftpWatts, maxHr: rider.maxHr });
     const c = performance.now();
     const row = await archiveWorkout(sql, {

@@ -71,7 +71,13 @@ const profileColumns = {
   maxHr: "max_hr",
 } as const;
 
-/** Applies a profile patch and returns the updated user. */
+/** Who changed an FTP: a free label such as `manual`, `profile` or `ramp-test`. */
+export type FtpSource = string;
+
+/**
+ * Applies a profile patch and returns the updated user. A new `ftpWatts` (different from the
+ * current one) is recorded in `ftp_history` in the same transaction, with source `profile`.
+ */
 export async function updateProfile(
   sql: Sql,
   userId: string,
@@ -82,11 +88,139 @@ export async function updateProfile(
   );
   if (keys.length === 0) return getUser(sql, userId);
   const values = Object.fromEntries(keys.map((key) => [key, patch[key]]));
-  const [row] = await sql<User[]>`
-    update users set ${sql(values, ...keys)}, updated_at = now()
-    where id = ${userId}
-    returning id, email, display_name, avatar_url, weight_kg, ftp_watts, max_hr,
-      created_at, updated_at, last_login_at
+  return await sql.begin(async (tx) => {
+    const [before] = await tx<{ ftpWatts: number | null }[]>`
+      select ftp_watts from users where id = ${userId} for update
+    `;
+    if (!before) return undefined;
+    const [row] = await tx<User[]>`
+      update users set ${tx(values, ...keys)}, updated_at = now()
+      where id = ${userId}
+      returning id, email, display_name, avatar_url, weight_kg, ftp_watts, max_hr,
+        created_at, updated_at, last_login_at
+    `;
+    if (typeof patch.ftpWatts === "number" && patch.ftpWatts !== before.ftpWatts) {
+      await tx`
+        insert into ftp_history (user_id, ftp_watts, source, created_at)
+        values (${userId}, ${patch.ftpWatts}, 'profile', clock_timestamp())
+      `;
+    }
+    return row;
+  });
+}
+
+/** One FTP a rider has had, from when it was set. */
+export type FtpHistoryRow = {
+  id: string;
+  userId: string;
+  ftpWatts: number;
+  source: string;
+  createdAt: Date;
+};
+
+/** Sets the rider's FTP and records it in `ftp_history`, in one transaction. */
+export async function setFtp(
+  sql: Sql,
+  userId: string,
+  change: { ftpWatts: number; source: FtpSource },
+): Promise<FtpHistoryRow | undefined> {
+  return await sql.begin(async (tx) => {
+    const [user] = await tx<{ id: string }[]>`
+      update users set ftp_watts = ${change.ftpWatts}, updated_at = now()
+      where id = ${userId}
+      returning id
+    `;
+    if (!user) return undefined;
+    // clock_timestamp(), not now() (the transaction's start): taken after the user row is
+    // locked, so concurrent changes are ordered in the history as they were applied, and the
+    // newest entry is always the FTP that users.ftp_watts holds.
+    const [row] = await tx<FtpHistoryRow[]>`
+      insert into ftp_history (user_id, ftp_watts, source, created_at)
+      values (${userId}, ${change.ftpWatts}, ${change.source}, clock_timestamp())
+      returning id, user_id, ftp_watts, source, created_at
+    `;
+    return row;
+  });
+}
+
+/** The rider's FTP history, newest first. */
+export async function ftpHistory(sql: Sql, userId: string): Promise<FtpHistoryRow[]> {
+  return await sql<FtpHistoryRow[]>`
+    select id, user_id, ftp_watts, source, created_at
+    from ftp_history
+    where user_id = ${userId}
+    order by created_at desc, id desc
+  `;
+}
+
+/** Totals over the rider's completed workouts: how many, and their elapsed seconds. */
+export async function userStats(
+  sql: Sql,
+  userId: string,
+): Promise<{ totalWorkouts: number; totalDuration: number }> {
+  const [row] = await sql<{ totalWorkouts: number; totalDuration: number }[]>`
+    select count(*)::int as total_workouts, coalesce(sum(duration_s), 0)::float8 as total_duration
+    from workouts
+    where user_id = ${userId} and status = 'completed'
   `;
   return row;
+}
+
+/** A workout removed with its rider's account. */
+export type DeletedWorkout = {
+  id: string;
+  status: "active" | "completed";
+  startTime: Date;
+  endTime: Date | null;
+};
+
+/**
+ * Deletes a rider and every row they own, in one transaction: workouts, their telemetry and
+ * efforts, then the user row, whose foreign keys cascade to sessions, refresh tokens, API keys and
+ * FTP history. Answers the deleted workouts, or undefined when there was no such rider.
+ *
+ * Telemetry is deleted by workout id (the `unique (workout_id, time)` index, and the segment-by
+ * column of compressed chunks) within the rides' time range, not by user_id, which has no index
+ * on the hypertable: every telemetry row belongs to a workout row of the same rider (only the
+ * archive transaction writes them, for a workout it holds locked).
+ */
+export async function deleteUserRows(
+  sql: Sql,
+  userId: string,
+): Promise<DeletedWorkout[] | undefined> {
+  return await sql.begin(async (tx) => {
+    // Locking the user row makes a concurrent insert that references it (a workout being
+    // started) wait for this transaction, then fail its foreign key.
+    const [user] = await tx`select id from users where id = ${userId} for update`;
+    if (!user) return undefined;
+    const workouts = await tx<DeletedWorkout[]>`
+      delete from workouts where user_id = ${userId}
+      returning id, status, start_time, end_time
+    `;
+    if (workouts.length > 0) {
+      // Time bounds let TimescaleDB skip every chunk outside the rider's rides.
+      const span = timeSpan(workouts);
+      const from = new Date(span.from.getTime() - 86_400_000);
+      const to = new Date(span.to.getTime() + 86_400_000);
+      await tx`
+        delete from telemetry
+        where workout_id = any(${workouts.map((w) => w.id)}::uuid[])
+          and time >= ${from} and time <= ${to}
+      `;
+    }
+    await tx`delete from workout_efforts where user_id = ${userId}`;
+    await tx`delete from users where id = ${userId}`;
+    return workouts;
+  });
+}
+
+/** The earliest start and the latest end (or start) of some workouts; call with at least one. */
+export function timeSpan(workouts: readonly DeletedWorkout[]): { from: Date; to: Date } {
+  let from = Infinity;
+  let to = -Infinity;
+  for (const w of workouts) {
+    from = Math.min(from, w.startTime.getTime());
+    to = Math.max(to, (w.endTime ?? w.startTime).getTime());
+  }
+  return { from: new Date(from), to: new Date(to) };
 }

@@ -1,8 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser, userIdOf } from "../auth/middleware.ts";
+import type { Principal } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { createRouter, errors, json, jsonBody, userSecurity } from "../http/openapi.ts";
-import { getUser, updateProfile, type User } from "./queries.ts";
+import { deleteAccount } from "./account.ts";
+import {
+  ftpHistory,
+  type FtpHistoryRow,
+  getUser,
+  setFtp,
+  updateProfile,
+  type User,
+  userStats,
+} from "./queries.ts";
 
 /** A rider's profile as the API returns it. */
 export const UserSchema = z
@@ -46,12 +56,19 @@ const getMe = createRoute({
   responses: { 200: json(UserSchema, "Profile"), ...errors(401) },
 });
 
+const ftp = z
+  .number({ error: "must be a whole number of watts between 1 and 3000" })
+  .int("must be a whole number of watts between 1 and 3000")
+  .min(1, "must be a whole number of watts between 1 and 3000")
+  .max(3000, "must be a whole number of watts between 1 and 3000");
+
 const ProfilePatchSchema = z
   .object({
     displayName: z.string().trim().min(1).max(100).nullable(),
     avatarUrl: z.url({ protocol: /^https?$/ }).max(2048).nullable(),
     weightKg: z.number().gt(0).lt(500).nullable(),
-    ftpWatts: z.number().int().min(1).max(3000).nullable(),
+    // Not nullable: every FTP is kept in ftp_history, and a ride's TSS uses the one in force.
+    ftpWatts: ftp.openapi({ description: "Recorded in the FTP history when it changes" }),
     maxHr: z.number().int().min(1).max(299).nullable(),
   })
   .partial()
@@ -62,11 +79,144 @@ const patchMe = createRoute({
   method: "patch",
   path: "/me",
   tags: ["Users"],
-  summary: "Change the signed-in rider's profile (null clears a field)",
+  summary: "Change the signed-in rider's profile (null clears a field, except ftpWatts)",
   security: userSecurity,
   middleware: [requireUser] as const,
   request: { body: jsonBody(ProfilePatchSchema) },
   responses: { 200: json(UserSchema, "Updated profile"), ...errors(400, 401, 415) },
+});
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UserIdParams = z.object({
+  id: z
+    .string()
+    .refine((id) => id === "me" || uuid.test(id), "must be me or a user id (UUID)")
+    .openapi({
+      param: { name: "id", in: "path" },
+      description: "`me`, or the signed-in rider's own id (another rider's id answers 404)",
+      example: "me",
+    }),
+});
+
+/** The caller's id when `id` names the caller (`me` or their uuid); another rider's is 404. */
+function ownId(principal: Principal | null, id: string): string {
+  const userId = userIdOf(principal);
+  if (id !== "me" && id.toLowerCase() !== userId.toLowerCase()) {
+    throw new ApiError(404, "not_found", "User not found");
+  }
+  return userId;
+}
+
+const FtpHistoryEntrySchema = z
+  .object({
+    id: z.uuid(),
+    userId: z.uuid(),
+    ftp: z.number().int(),
+    source: z.string(),
+    createdAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("FtpHistoryEntry");
+
+function historyJson(row: FtpHistoryRow): z.infer<typeof FtpHistoryEntrySchema> {
+  return {
+    id: row.id,
+    userId: row.userId,
+    ftp: row.ftpWatts,
+    source: row.source,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+const getOne = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags: ["Users"],
+  summary: "A rider's profile (only your own: `me` or your id)",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: { params: UserIdParams },
+  responses: { 200: json(UserSchema, "Profile"), ...errors(400, 401, 404) },
+});
+
+const putFtp = createRoute({
+  method: "put",
+  path: "/{id}/ftp",
+  tags: ["Users"],
+  summary: "Set your FTP; every change is kept in the FTP history",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: UserIdParams,
+    body: jsonBody(
+      z.object({
+        ftp,
+        source: z.string().trim().min(1).max(50).optional()
+          .openapi({ description: "Where the value came from; default `manual`" }),
+      }),
+    ),
+  },
+  responses: {
+    200: json(z.object({ ftp: z.number().int() }), "The FTP now in force"),
+    ...errors(400, 401, 404, 415),
+  },
+});
+
+const getFtpHistory = createRoute({
+  method: "get",
+  path: "/{id}/ftp-history",
+  tags: ["Users"],
+  summary: "Every FTP you have had, newest first",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: { params: UserIdParams },
+  responses: {
+    200: json(z.array(FtpHistoryEntrySchema), "FTP history, newest first"),
+    ...errors(400, 401, 404),
+  },
+});
+
+const getStats = createRoute({
+  method: "get",
+  path: "/{id}/stats",
+  tags: ["Users"],
+  summary: "Totals over your completed workouts",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: { params: UserIdParams },
+  responses: {
+    200: json(
+      z.object({
+        totalWorkouts: z.number().int().openapi({ description: "Completed workouts" }),
+        totalDuration: z.number().openapi({
+          description: "Sum of their elapsed seconds (first to last sample, pauses included)",
+        }),
+      }),
+      "Totals",
+    ),
+    ...errors(400, 401, 404),
+  },
+});
+
+const deleteMe = createRoute({
+  method: "delete",
+  path: "/me",
+  tags: ["Users"],
+  summary: "Delete your account with every ride, sample, stream, key and session (Bearer only)",
+  description: "Needs a Bearer access token: a personal API key (a device) cannot delete the " +
+    "account. Afterwards every access token, refresh token and API key of the account answers 401.",
+  security: [{ bearerAuth: [] }],
+  middleware: [requireUser] as const,
+  responses: {
+    200: json(
+      z.object({
+        success: z.literal(true),
+        deletedWorkouts: z.number().int(),
+        deletedStreams: z.number().int().openapi({ description: "Live /api/streams streams" }),
+      }),
+      "Deleted",
+    ),
+    ...errors(401, 403, 404),
+  },
 });
 
 /** Routes under /api/users. */
@@ -87,6 +237,53 @@ export function userRoutes() {
     );
     if (!user) throw new ApiError(404, "not_found", "User not found");
     return c.json(userJson(user), 200);
+  });
+
+  app.openapi(deleteMe, async (c) => {
+    const principal = c.var.principal;
+    if (principal?.kind !== "user" || principal.via !== "token") {
+      throw new ApiError(
+        403,
+        "forbidden",
+        "Deleting an account needs a Bearer access token, not an API key",
+      );
+    }
+    const deleted = await deleteAccount(c.var.deps, principal.userId);
+    if (!deleted) throw new ApiError(404, "not_found", "User not found");
+    return c.json({
+      success: true as const,
+      deletedWorkouts: deleted.workouts,
+      deletedStreams: deleted.streams,
+    }, 200);
+  });
+
+  app.openapi(getOne, async (c) => {
+    const userId = ownId(c.var.principal, c.req.valid("param").id);
+    const user = await getUser(c.var.deps.sql, userId);
+    if (!user) throw new ApiError(404, "not_found", "User not found");
+    return c.json(userJson(user), 200);
+  });
+
+  app.openapi(putFtp, async (c) => {
+    const userId = ownId(c.var.principal, c.req.valid("param").id);
+    const body = c.req.valid("json");
+    const row = await setFtp(c.var.deps.sql, userId, {
+      ftpWatts: body.ftp,
+      source: body.source ?? "manual",
+    });
+    if (!row) throw new ApiError(404, "not_found", "User not found");
+    return c.json({ ftp: row.ftpWatts }, 200);
+  });
+
+  app.openapi(getFtpHistory, async (c) => {
+    const userId = ownId(c.var.principal, c.req.valid("param").id);
+    const rows = await ftpHistory(c.var.deps.sql, userId);
+    return c.json(rows.map(historyJson), 200);
+  });
+
+  app.openapi(getStats, async (c) => {
+    const userId = ownId(c.var.principal, c.req.valid("param").id);
+    return c.json(await userStats(c.var.deps.sql, userId), 200);
   });
 
   return app;

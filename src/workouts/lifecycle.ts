@@ -133,7 +133,10 @@ async function archive(
   input: { workoutId: string; userId: string; samples: readonly Sample[] },
 ): Promise<WorkoutRow | undefined> {
   const samples = normalizeSamples(input.samples);
-  const rider = await riderSettings(deps.sql, input.userId);
+  // The FTP in force when the ride started (its first sample); a ride without samples has no
+  // power, so any FTP gives the same summary.
+  const at = samples.length > 0 ? new Date(samples[0].time) : new Date();
+  const rider = await riderSettings(deps.sql, { userId: input.userId, at });
   const summary = summarize(samples, { ftp: rider.ftpWatts, maxHr: rider.maxHr });
   return await archiveWorkout(deps.sql, {
     workoutId: input.workoutId,

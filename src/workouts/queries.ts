@@ -142,13 +142,28 @@ export async function deleteWorkout(
   });
 }
 
-/** The rider's settings that a summary depends on. */
+/**
+ * The rider's settings that a ride's summary depends on. The FTP is the one in force when the
+ * ride started: the newest `ftp_history` row at or before `at`, else the rider's current FTP.
+ */
 export async function riderSettings(
   sql: Sql,
-  userId: string,
+  options: { userId: string; at: Date },
 ): Promise<{ ftpWatts: number | null; maxHr: number | null }> {
   const [row] = await sql<{ ftpWatts: number | null; maxHr: number | null }[]>`
-    select ftp_watts, max_hr from users where id = ${userId}
+    select
+      coalesce(
+        (
+          select h.ftp_watts from ftp_history h
+          where h.user_id = u.id and h.created_at <= ${options.at}
+          order by h.created_at desc
+          limit 1
+        ),
+        u.ftp_watts
+      ) as ftp_watts,
+      u.max_hr
+    from users u
+    where u.id = ${options.userId}
   `;
   return row ?? { ftpWatts: null, maxHr: null };
 }

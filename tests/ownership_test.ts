@@ -1,0 +1,206 @@
+/**
+ * Every route that takes an id is scoped to its owner: another rider's id answers 404 (never 403,
+ * which would confirm the id exists) and changes nothing.
+ *
+ * The routes come from the app's own /openapi.json, so a route added later with a `{param}` in
+ * its path fails the first test until it gets a line in `cases` (or in `notOwnerScoped`, with a
+ * reason).
+ */
+import assert from "node:assert/strict";
+import { hashSecret } from "../src/auth/secrets.ts";
+import { registerRider, startTestApp, type TestApp } from "./support.ts";
+
+let t: TestApp;
+Deno.test.beforeAll(async () => {
+  t = await startTestApp();
+});
+Deno.test.afterAll(() => t.close());
+
+/** Rider A's resources that rider B tries to reach. */
+type Fixture = {
+  /** A's user id. */
+  userId: string;
+  /** A's completed and active workout ids. */
+  workouts: string[];
+  completed: string;
+  active: string;
+  /** The stream name of A's active workout. */
+  streamName: string;
+};
+
+/** One request rider B sends; `body` is JSON. */
+type Attempt = { path: string; body?: unknown };
+
+const samples = [{ time: Date.UTC(2026, 10, 1, 7), power: 999 }];
+
+/**
+ * Per "METHOD /openapi/path": the requests that aim at rider A's resources. Each must answer 404.
+ * Adding a route: add one line here.
+ */
+const cases: Record<string, (f: Fixture) => Attempt[]> = {
+  "GET /api/workouts/{id}": (f) =>
+    f.workouts.map((id) => ({ path: `/api/workouts/${id}?includeTelemetry=true` })),
+  "PATCH /api/workouts/{id}": (f) =>
+    f.workouts.map((id) => ({ path: `/api/workouts/${id}`, body: { title: "Mine now" } })),
+  "DELETE /api/workouts/{id}": (f) => f.workouts.map((id) => ({ path: `/api/workouts/${id}` })),
+  "POST /api/workouts/{id}/complete": (f) =>
+    f.workouts.map((id) => ({ path: `/api/workouts/${id}/complete`, body: {} })),
+  "POST /api/workouts/{id}/samples": (f) =>
+    f.workouts.map((id) => ({ path: `/api/workouts/${id}/samples`, body: { samples } })),
+  "GET /api/workouts/{id}/live": (f) =>
+    f.workouts.map((id) => ({ path: `/api/workouts/${id}/live` })),
+  "GET /api/workouts/{id}/telemetry": (f) =>
+    f.workouts.flatMap((id) =>
+      ["raw", "1s", "10s", "1m"].map((r) => ({
+        path: `/api/workouts/${id}/telemetry?resolution=${r}`,
+      }))
+    ),
+  "GET /api/workouts/by-stream/{streamName}": (f) => [
+    { path: `/api/workouts/by-stream/${f.streamName}` },
+  ],
+  "GET /api/users/{id}": (f) => [{ path: `/api/users/${f.userId}` }],
+  "PUT /api/users/{id}/ftp": (f) => [{ path: `/api/users/${f.userId}/ftp`, body: { ftp: 999 } }],
+  "GET /api/users/{id}/ftp-history": (f) => [{ path: `/api/users/${f.userId}/ftp-history` }],
+  "GET /api/users/{id}/stats": (f) => [{ path: `/api/users/${f.userId}/stats` }],
+};
+
+/** Parameterised routes that are not scoped to one owner, and why. */
+const notOwnerScoped: Record<string, string> = {
+  "POST /api/streams/{name}/messages":
+    "legacy live streams are named channels (COMPAT); posting to another owner's stream answers 403",
+  "GET /api/streams/{name}/messages": "legacy live streams are broadcast to every viewer by design",
+  "DELETE /api/streams/{name}":
+    "legacy live streams are named channels (COMPAT); deleting another owner's stream answers 403",
+  "GET /api/streams/{name}/listen": "legacy live streams are broadcast to every viewer by design",
+};
+
+const methods = ["get", "put", "post", "patch", "delete"];
+
+/** "METHOD /path" of every operation in /openapi.json whose path has a `{param}`. */
+async function parameterisedRoutes(): Promise<string[]> {
+  const res = await t.request("GET", "/openapi.json");
+  assert.equal(res.status, 200);
+  const doc = await res.json() as { paths: Record<string, Record<string, unknown>> };
+  return Object.entries(doc.paths)
+    .filter(([path]) => path.includes("{"))
+    .flatMap(([path, operations]) =>
+      Object.keys(operations)
+        .filter((method) => methods.includes(method))
+        .map((method) => `${method.toUpperCase()} ${path}`)
+    );
+}
+
+Deno.test("every parameterised route in /openapi.json has an ownership case or a reason it has none", async () => {
+  const routes = await parameterisedRoutes();
+  assert.ok(routes.length >= Object.keys(cases).length);
+  const missing = routes.filter((route) => !(route in cases) && !(route in notOwnerScoped));
+  assert.deepEqual(missing, [], "add these routes to `cases` in tests/ownership_test.ts");
+  const stale = [...Object.keys(cases), ...Object.keys(notOwnerScoped)].filter((route) =>
+    !routes.includes(route)
+  );
+  assert.deepEqual(stale, [], "these cases name routes that /openapi.json no longer has");
+  for (const route of Object.keys(cases)) assert.ok(!(route in notOwnerScoped), route);
+});
+
+/** Rider A with FTP history, a completed ride and an active ride with live samples. */
+async function riderA(): Promise<{ token: string; fixture: Fixture }> {
+  const a = await registerRider(t);
+  const token = a.accessToken;
+  assert.equal((await put(token, "/api/users/me/ftp", { ftp: 250 })).status, 200);
+  const start = Date.UTC(2026, 10, 2, 7);
+  const ride = Array.from({ length: 900 }, (_, i) => ({ time: start + i * 1000, power: 200 }));
+  const imported = await t.request("POST", "/api/workouts/import", {
+    token,
+    body: { title: "A's ride", samples: ride },
+  });
+  assert.equal(imported.status, 201);
+  const completed = (await imported.json()).workout.id;
+  const streamName = `ownership-${crypto.randomUUID()}`;
+  const started = await t.request("POST", "/api/workouts", { token, body: { streamName } });
+  assert.equal(started.status, 201);
+  const active = (await started.json()).workout.id;
+  const live = await t.request("POST", `/api/workouts/${active}/samples`, {
+    token,
+    body: { samples: ride.slice(0, 60) },
+  });
+  assert.equal(live.status, 202);
+  return {
+    token,
+    fixture: { userId: a.user.id, workouts: [completed, active], completed, active, streamName },
+  };
+}
+
+function put(token: string, path: string, body: unknown) {
+  return t.request("PUT", path, { token, body });
+}
+
+/** Everything A can see of A's data, to compare before and after B's attempts. */
+async function snapshot(token: string, f: Fixture): Promise<Record<string, unknown>> {
+  const paths = [
+    ...f.workouts.map((id) => `/api/workouts/${id}?includeTelemetry=true`),
+    `/api/workouts/${f.active}/live`,
+    `/api/workouts/${f.completed}/telemetry?resolution=1m`,
+    `/api/workouts/by-stream/${f.streamName}`,
+    "/api/workouts?limit=1000",
+    "/api/users/me",
+    "/api/users/me/ftp-history",
+    "/api/users/me/stats",
+    "/api/analytics/power-curve",
+  ];
+  const seen: Record<string, unknown> = {};
+  for (const path of paths) {
+    const res = await t.request("GET", path, { token });
+    assert.equal(res.status, 200, path);
+    seen[path] = await res.json();
+  }
+  const { live } = t.deps;
+  seen.liveKeys = await live.redis.exists(
+    live.key(`workout:${f.active}`),
+    live.key(`workout:${f.active}:samples`),
+  );
+  return seen;
+}
+
+Deno.test("rider B gets 404 from every id-taking route on rider A's resources, and A's data is unchanged", async () => {
+  const { token, fixture } = await riderA();
+  const before = await snapshot(token, fixture);
+  assert.equal(before.liveKeys, 2);
+
+  const b = await registerRider(t);
+  const apiKey = `bpt_${crypto.randomUUID().replaceAll("-", "")}`;
+  await t.sql`
+    insert into api_keys (user_id, name, prefix, key_hash)
+    values (${b.user.id}, 'B''s bike computer', ${apiKey.slice(0, 12)}, ${await hashSecret(apiKey)})
+  `;
+  const asB: { label: string; headers: Record<string, string> }[] = [
+    { label: "B's access token", headers: { authorization: `Bearer ${b.accessToken}` } },
+    { label: "B's API key", headers: { "x-api-key": apiKey } },
+  ];
+
+  let attempts = 0;
+  for (const [route, attemptsOf] of Object.entries(cases)) {
+    const method = route.split(" ")[0];
+    for (const attempt of attemptsOf(fixture)) {
+      for (const credential of asB) {
+        const res = await t.request(method, attempt.path, {
+          headers: credential.headers,
+          body: attempt.body,
+        });
+        const what = `${route} ${attempt.path} with ${credential.label}`;
+        assert.equal(res.status, 404, `${what}: ${(await res.clone().text()).slice(0, 300)}`);
+        const body = await res.json();
+        assert.equal(body.code, "not_found", what);
+        assert.equal(typeof body.error, "string", what);
+        attempts++;
+      }
+    }
+  }
+  assert.ok(attempts >= Object.keys(cases).length * 2);
+
+  assert.deepEqual(await snapshot(token, fixture), before);
+  // B's own data stayed empty too: nothing was moved over.
+  const mine = await t.request("GET", "/api/workouts", { token: b.accessToken });
+  assert.equal((await mine.json()).pagination.total, 0);
+  const history = await t.request("GET", "/api/users/me/ftp-history", { token: b.accessToken });
+  assert.deepEqual(await history.json(), []);
+});
