@@ -26,10 +26,15 @@ type Fixture = {
   active: string;
   /** The stream name of A's active workout. */
   streamName: string;
+  /** The id of A's personal API key. */
+  apiKeyId: string;
 };
 
-/** One request rider B sends; `body` is JSON. */
-type Attempt = { path: string; body?: unknown };
+/**
+ * One request rider B sends; `body` is JSON. `tokenOnly`: the route takes no API key at all (it
+ * answers 403 to any key before looking at the id), so only B's access token is tried.
+ */
+type Attempt = { path: string; body?: unknown; tokenOnly?: boolean };
 
 const samples = [{ time: Date.UTC(2026, 10, 1, 7), power: 999 }];
 
@@ -62,6 +67,9 @@ const cases: Record<string, (f: Fixture) => Attempt[]> = {
   "PUT /api/users/{id}/ftp": (f) => [{ path: `/api/users/${f.userId}/ftp`, body: { ftp: 999 } }],
   "GET /api/users/{id}/ftp-history": (f) => [{ path: `/api/users/${f.userId}/ftp-history` }],
   "GET /api/users/{id}/stats": (f) => [{ path: `/api/users/${f.userId}/stats` }],
+  "DELETE /api/users/me/api-keys/{id}": (f) => [
+    { path: `/api/users/me/api-keys/${f.apiKeyId}`, tokenOnly: true },
+  ],
 };
 
 /** Parameterised routes that are not scoped to one owner, and why. */
@@ -124,9 +132,19 @@ async function riderA(): Promise<{ token: string; fixture: Fixture }> {
     body: { samples: ride.slice(0, 60) },
   });
   assert.equal(live.status, 202);
+  const key = await t.request("POST", "/api/users/me/api-keys", { token, body: { name: "A's" } });
+  assert.equal(key.status, 201);
+  const apiKeyId = (await key.json()).id;
   return {
     token,
-    fixture: { userId: a.user.id, workouts: [completed, active], completed, active, streamName },
+    fixture: {
+      userId: a.user.id,
+      workouts: [completed, active],
+      completed,
+      active,
+      streamName,
+      apiKeyId,
+    },
   };
 }
 
@@ -145,6 +163,7 @@ async function snapshot(token: string, f: Fixture): Promise<Record<string, unkno
     "/api/users/me",
     "/api/users/me/ftp-history",
     "/api/users/me/stats",
+    "/api/users/me/api-keys",
     "/api/analytics/power-curve",
   ];
   const seen: Record<string, unknown> = {};
@@ -182,6 +201,7 @@ Deno.test("rider B gets 404 from every id-taking route on rider A's resources, a
     const method = route.split(" ")[0];
     for (const attempt of attemptsOf(fixture)) {
       for (const credential of asB) {
+        if (attempt.tokenOnly && credential.label !== "B's access token") continue;
         const res = await t.request(method, attempt.path, {
           headers: credential.headers,
           body: attempt.body,
