@@ -257,3 +257,25 @@ Deno.test("__proto__ and constructor keys neither pollute prototypes nor change 
   assert.equal("isAdmin" in me, false);
   assert.equal("polluted" in me, false);
 });
+
+Deno.test("over a real socket, Content-Length with Transfer-Encoding (request smuggling) is refused", async () => {
+  const server = serveOnFreePort((request) => t.app.fetch(request));
+  try {
+    // A front end reading Content-Length and a back end reading chunked would disagree on where
+    // the next request starts; the server refuses the ambiguous message outright.
+    const smuggled = await rawRequest(
+      server.url,
+      "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+        "DELETE /api/streams/cleanup HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert.equal(smuggled.status, 400);
+    const health = await rawRequest(
+      server.url,
+      "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(health.status, 200);
+  } finally {
+    await server.close();
+  }
+});

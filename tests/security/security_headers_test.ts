@@ -220,3 +220,19 @@ Deno.test("over a real socket the runtime adds no Server or X-Powered-By header"
     await server.close();
   }
 });
+
+Deno.test("a caller's X-Request-Id is echoed only when it is short and plain", async () => {
+  const plain = "trace-0123456789abcdef";
+  const mine = await t.request("GET", "/nope", { headers: { "x-request-id": plain } });
+  assert.equal(mine.headers.get("x-request-id"), plain);
+  assert.equal((await assertEnvelope(mine, 404)).requestId, plain);
+  for (const hostile of ["<script>alert(1)</script>", "a b", "x".repeat(300), '"},"admin":true']) {
+    const res = await t.request("GET", "/nope", { headers: { "x-request-id": hostile } });
+    const id = res.headers.get("x-request-id") ?? "";
+    assert.notEqual(id, hostile);
+    assert.match(id, /^[\w-]{16,64}$/);
+    const body = await assertEnvelope(res, 404);
+    assert.equal(body.requestId, id);
+    assertSecurityHeaders(res, `request id ${hostile.slice(0, 20)}`);
+  }
+});
