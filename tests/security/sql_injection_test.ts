@@ -260,6 +260,20 @@ Deno.test("workout title, description and sport store injection text verbatim", 
     assert.deepEqual([created.workout.title, created.workout.sport], [text, text]);
     ids.push(created.workout.id);
   }
+  // An imported ride takes the same fields.
+  const start = Date.UTC(2026, 9, 2, 7);
+  for (const text of attackTexts(50).slice(0, 6)) {
+    const samples = [{ time: start, power: 100 }, { time: start + 1000, power: 110 }];
+    const imported = await okJson<{ workout: { id: string; title: string; sport: string } }>(
+      await t.request("POST", "/api/workouts/import", {
+        token: rider.accessToken,
+        body: { title: text, sport: text, samples },
+      }),
+      text,
+    );
+    assert.deepEqual([imported.workout.title, imported.workout.sport], [text, text]);
+    ids.push(imported.workout.id);
+  }
   const id = ids[0];
   for (const [field, max] of [["title", 200], ["description", 10_000], ["sport", 50]] as const) {
     for (const text of attackTexts(max)) {
