@@ -62,6 +62,8 @@ const sqlStates: Record<string, [ContentfulStatusCode, string, string]> = {
   "23514": [400, "invalid_value", "A value is out of the allowed range"],
   "22P02": [400, "invalid_value", "A value has the wrong format"],
   "22001": [400, "invalid_value", "A value is too long"],
+  "22021": [400, "invalid_value", "A value contains a NUL character, which cannot be stored"],
+  "22P05": [400, "invalid_value", "A value contains a NUL character, which cannot be stored"],
   "22003": [400, "invalid_value", "A number is out of range"],
   "57P01": [503, "service_unavailable", "The database is unavailable; try again shortly"],
   "57P03": [503, "service_unavailable", "The database is unavailable; try again shortly"],

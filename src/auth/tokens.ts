@@ -14,6 +14,8 @@ export const accessTokenAlgorithm = "ES256";
 const accessTokenType = "at+jwt";
 /** How many verified access tokens are remembered (oldest forgotten first). */
 const verifiedCacheSize = 10_000;
+/** Clock difference between instances tolerated for a token's issue time, in seconds. */
+const issuedAtSkewS = 5;
 
 /** Signs and verifies the service's access tokens. */
 export type TokenIssuer = {
@@ -68,6 +70,10 @@ export async function createTokenIssuer(
       });
       if (typeof payload.sub !== "string" || typeof payload.sid !== "string") {
         throw new Error("Token subject or session is not a string");
+      }
+      // jose checks iat only with maxTokenAge; a token "issued" in the future is not valid yet.
+      if (payload.iat! > Date.now() / 1000 + issuedAtSkewS) {
+        throw new Error("Token is issued in the future");
       }
       const claims = { userId: payload.sub, sessionId: payload.sid };
       if (verified.size >= verifiedCacheSize) verified.delete(verified.keys().next().value!);

@@ -50,6 +50,15 @@ const targets: Record<string, string> = {
   cookie: "cookies",
 };
 
+/** Most issues a 400 lists, and the longest path or message it repeats back. */
+const maxIssues = 20;
+const maxIssueText = 200;
+
+/** Cuts text an attacker controls (key names in zod's messages) to a sane length. */
+function shorten(text: string): string {
+  return text.length > maxIssueText ? `${text.slice(0, maxIssueText)}…` : text;
+}
+
 /** Turns a zod validation failure into the 400 error envelope, naming the first bad fields. */
 export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
   if (result.success) return;
@@ -66,9 +75,10 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
       extra: { index, field: field ?? null },
     });
   }
-  const issues = result.error.issues.map((issue) => ({
-    path: issue.path.join("."),
-    message: issue.message,
+  // A body with 300,000 unknown keys must not get a 7 MB answer listing each of them.
+  const issues = result.error.issues.slice(0, maxIssues).map((issue) => ({
+    path: shorten(issue.path.join(".")),
+    message: shorten(issue.message),
   }));
   const described = issues.slice(0, 3).map((issue) =>
     issue.path ? `${issue.path}: ${issue.message}` : issue.message
