@@ -47,3 +47,32 @@ Deno.test("beyond the limit a caller gets 429 with Retry-After, others are unaff
   assert.equal(other.status, 200);
   await other.body?.cancel();
 });
+
+Deno.test("a client cannot dodge the limit by writing its own X-Forwarded-For", async () => {
+  let limited = false;
+  for (let i = 0; i < 200 && !limited; i++) {
+    const res = await t.request("GET", "/api/streams", {
+      headers: { "x-forwarded-for": `10.0.${i >> 8}.${i & 255}` },
+    });
+    limited = res.status === 429;
+    await res.body?.cancel();
+  }
+  assert.ok(limited, "rotating X-Forwarded-For values escaped the per-client limit");
+});
+
+Deno.test("behind a trusted proxy, the address the proxy appended is the client", async () => {
+  const proxied = await startTestApp({ rateLimitPerMinute: 5, trustedProxyHops: 1 });
+  try {
+    const from = (client: string) =>
+      proxied.request("GET", "/api/streams", {
+        // The client's own claim first, then the address our proxy saw.
+        headers: { "x-forwarded-for": `203.0.113.9, ${client}` },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await from("198.51.100.1")).status);
+    assert.equal(statuses.at(-1), 429);
+    assert.notEqual((await from("198.51.100.2")).status, 429, "another client was limited too");
+  } finally {
+    await proxied.close();
+  }
+});
