@@ -1,5 +1,3 @@
-import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { OpenAPIHono } from "@hono/zod-openapi";
@@ -9,7 +7,7 @@ import type { AppEnv, Deps } from "./deps.ts";
 import { ApiError, errorResponse, handleError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { docsRoutes } from "./http/docs.ts";
-import { requestLog } from "./http/middleware.ts";
+import { corsHeaders, declaredBodyLimit, requestLog } from "./http/middleware.ts";
 import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter } from "./http/openapi.ts";
 import { userRoutes } from "./users/routes.ts";
@@ -35,22 +33,19 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     },
     requestLog,
     secureHeaders({ crossOriginResourcePolicy: "cross-origin" }),
-    cors({
-      origin: origins.includes("*") ? "*" : origins,
+    corsHeaders({
+      origins,
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       allowHeaders: ["Content-Type", "Authorization", "X-API-Key", "X-Request-Id"],
       exposeHeaders: ["X-Request-Id", "Retry-After"],
       maxAge: 600,
     }),
-    bodyLimit({
-      maxSize: deps.config.bodyLimitBytes,
-      onError: () => {
-        throw new ApiError(
-          413,
-          "payload_too_large",
-          `Request body is larger than ${deps.config.bodyLimitBytes} bytes`,
-        );
-      },
+    declaredBodyLimit(deps.config.bodyLimitBytes, () => {
+      throw new ApiError(
+        413,
+        "payload_too_large",
+        `Request body is larger than ${deps.config.bodyLimitBytes} bytes`,
+      );
     }),
   );
   app.use("/api/*", authenticate, rateLimit(deps.config.rateLimitPerMinute));

@@ -1,3 +1,5 @@
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../deps.ts";
 
@@ -13,3 +15,50 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
     requestId: c.get("requestId"),
   });
 });
+
+/** What `corsHeaders` allows: Hono's `cors` options with the origins as a list (`*` for any). */
+export type CorsOptions = {
+  origins: string[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAge: number;
+};
+
+/**
+ * CORS with Hono's `cors` answers, at a lower cost per request: preflights go through Hono's
+ * middleware itself; every other response gets the same headers after its handler. (Hono's sets
+ * them on `c.res` before the handler, which builds a placeholder response on every request and
+ * copies it into the real one — about a fifth of a legacy message POST's JavaScript time.)
+ */
+export function corsHeaders(options: CorsOptions) {
+  const any = options.origins.includes("*");
+  const preflight = cors({ ...options, origin: any ? "*" : options.origins });
+  const expose = options.exposeHeaders.join(",");
+  return createMiddleware<AppEnv>(async (c, next) => {
+    if (c.req.method === "OPTIONS") return await preflight(c, next);
+    await next();
+    const origin = c.req.header("origin") ?? "";
+    const allowed = any ? "*" : options.origins.includes(origin) ? origin : null;
+    if (allowed) c.res.headers.set("Access-Control-Allow-Origin", allowed);
+    if (expose) c.res.headers.set("Access-Control-Expose-Headers", expose);
+    if (!any) c.res.headers.append("Vary", "Origin");
+  });
+}
+
+/**
+ * Hono's `bodyLimit`, except that a request declaring its length (and no transfer encoding) is
+ * judged by that header alone, without opening its body stream — the runtime then reads the body
+ * in one piece when the handler asks for it.
+ */
+export function declaredBodyLimit(maxSize: number, onError: () => never) {
+  const streamed = bodyLimit({ maxSize, onError });
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const length = c.req.header("content-length");
+    if (length === undefined || c.req.header("transfer-encoding") !== undefined) {
+      return await streamed(c, next);
+    }
+    if (!/^\d+$/.test(length) || Number(length) > maxSize) onError();
+    await next();
+  });
+}
