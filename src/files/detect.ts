@@ -17,11 +17,10 @@ const sniffed = new Set([
   "application/xml",
   "text/xml",
   "text/plain",
-  "",
 ]);
 
 /** Every Content-Type the import route takes for a raw file body. */
-export const fileContentTypes = [...Object.keys(declared), ...sniffed].filter(Boolean);
+export const fileContentTypes = [...Object.keys(declared), ...sniffed];
 
 const extensions: Record<string, RideFormat> = { fit: "fit", gpx: "gpx", tcx: "tcx", csv: "csv" };
 
