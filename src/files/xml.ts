@@ -23,7 +23,9 @@ export function parseXml(text: string, format: "GPX" | "TCX"): XmlNode {
   if (valid !== true) {
     throw corruptFile(
       "invalid_xml",
-      `${format} file is not well-formed XML (line ${valid.err.line}): ${valid.err.msg}`,
+      `${format} file is not well-formed XML (line ${valid.err.line}): ${
+        valid.err.msg.replace(/\.+$/, "")
+      }`,
     );
   }
   return parser.parse(text) as XmlNode;
