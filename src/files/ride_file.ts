@@ -116,13 +116,14 @@ export function titleFromFilename(filename: string | null): string | null {
   return stem ? stem.slice(0, 200) : null;
 }
 
-/** A file name safe for Content-Disposition: ASCII letters, digits, `-`, `_` and `.`. */
+/** A file name safe for Content-Disposition: ASCII letters, digits, `-` and `_`, then `.format`. */
 export function safeFilename(stem: string, format: RideFormat): string {
   const clean = stem
     .normalize("NFKD")
-    .replace(/[^A-Za-z0-9._-]+/g, "_")
-    .replace(/^[._]+|_+$/g, "")
-    .slice(0, 80);
+    .replace(/\p{M}+/gu, "")
+    .replace(/[^A-Za-z0-9-]+/g, "_")
+    .slice(0, 80)
+    .replace(/^_+|_+$/g, "");
   return `${clean || "workout"}.${format}`;
 }
 
