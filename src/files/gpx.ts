@@ -9,7 +9,7 @@ import {
   round,
   xmlEscape,
 } from "./ride_file.ts";
-import { child, children, parseXml, text, unescapeXml } from "./xml.ts";
+import { scanXml } from "./xml.ts";
 
 // Strava writes <type> as its activity type number.
 const stravaTypes: Record<string, string> = {
@@ -31,45 +31,34 @@ function gpxSport(type: string | null): string | null {
  * Reads a GPX 1.0/1.1 track: every `trkpt` with a `time` is a sample with its position and
  * `ele`; power from `<power>` in `<extensions>` (as Strava writes it), a Garmin
  * `PowerExtension`'s `PowerInWatts` or a TrackPointExtension's `power`; heart rate, cadence and
- * (v2) speed from Garmin's TrackPointExtension. GPX carries no distance.
+ * (v2) speed (m/s) from Garmin's TrackPointExtension. GPX carries no distance. The first
+ * track's `name` (else the metadata's) is the title, its `type` the sport.
  */
-export function parseGpx(textBody: string): ParsedRide {
-  const doc = parseXml(textBody, "GPX");
-  const gpx = child(doc, "gpx");
-  if (!gpx) throw corruptFile("invalid_gpx", "GPX file has no <gpx> root element");
-  const tracks = children(gpx, "trk");
+export function parseGpx(body: string): ParsedRide {
+  const scan = scanXml(body, "GPX", { point: "trkpt" });
+  if (scan.root !== "gpx") throw corruptFile("invalid_gpx", "GPX file has no <gpx> root element");
   const samples: Sample[] = [];
-  for (const trk of tracks) {
-    for (const seg of children(trk, "trkseg")) {
-      for (const pt of children(seg, "trkpt")) {
-        const when = text(pt, "time");
-        const time = when ? Date.parse(when) : NaN;
-        if (!Number.isFinite(time)) continue;
-        const sample = emptySample(time);
-        sample.lat = metric("lat", pt["@_lat"]);
-        sample.lon = metric("lon", pt["@_lon"]);
-        if (sample.lat === null || sample.lon === null) sample.lat = sample.lon = null;
-        sample.altitude = metric("altitude", text(pt, "ele"));
-        const ext = child(pt, "extensions");
-        const tpx = child(ext, "TrackPointExtension");
-        const pwr = child(ext, "PowerExtension");
-        sample.power = metric(
-          "power",
-          text(ext, "power") ?? text(pwr, "PowerInWatts") ?? text(tpx, "power"),
-        );
-        sample.heartRate = metric("heartRate", text(tpx, "hr"));
-        sample.cadence = metric("cadence", text(tpx, "cad"));
-        const speed = text(tpx, "speed");
-        sample.speed = metric("speed", speed === null ? null : round(Number(speed) * 3.6, 6));
-        samples.push(sample);
-      }
-    }
+  for (const { attributes, values } of scan.points) {
+    const when = values.get("time");
+    const time = when ? Date.parse(when) : NaN;
+    if (!Number.isFinite(time)) continue;
+    const sample = emptySample(time);
+    sample.lat = metric("lat", attributes.lat);
+    sample.lon = metric("lon", attributes.lon);
+    if (sample.lat === null || sample.lon === null) sample.lat = sample.lon = null;
+    sample.altitude = metric("altitude", values.get("ele"));
+    sample.power = metric("power", values.get("power") ?? values.get("PowerInWatts"));
+    sample.heartRate = metric("heartRate", values.get("hr"));
+    sample.cadence = metric("cadence", values.get("cad"));
+    const speed = values.get("speed");
+    sample.speed = metric("speed", speed === undefined ? null : round(Number(speed) * 3.6, 6));
+    samples.push(sample);
   }
-  const name = text(tracks[0], "name") ?? text(child(gpx, "metadata"), "name");
+  const name = scan.text.get("gpx/trk/name") ?? scan.text.get("gpx/metadata/name");
   return {
     samples,
-    sport: gpxSport(text(tracks[0], "type")),
-    title: name ? unescapeXml(name).slice(0, 200) : null,
+    sport: gpxSport(scan.text.get("gpx/trk/type") ?? null),
+    title: name ? name.slice(0, 200) : null,
   };
 }
 

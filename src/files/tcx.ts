@@ -8,53 +8,46 @@ import {
   round,
   xmlEscape,
 } from "./ride_file.ts";
-import { child, children, parseXml, text, unescapeXml } from "./xml.ts";
+import { scanXml } from "./xml.ts";
 
 const sports: Record<string, string> = { biking: "cycling", running: "running" };
 
 /**
- * Reads a Garmin Training Center (TCX v2) file: every `Trackpoint` with a `Time` of every lap of
- * the first activity is a sample: position, `AltitudeMeters`, `DistanceMeters`,
- * `HeartRateBpm/Value`, `Cadence`, and from the ActivityExtension `TPX`: `Watts` and `Speed`
- * (m/s). The activity's `Sport` (Biking, Running, Other) is the sport, its `Notes` the title.
+ * Reads a Garmin Training Center (TCX v2) file: every `Trackpoint` with a `Time` of the first
+ * activity is a sample: position, `AltitudeMeters`, `DistanceMeters`, `HeartRateBpm/Value`,
+ * `Cadence`, and from the ActivityExtension `TPX`: `Watts` and `Speed` (m/s). The activity's
+ * `Sport` (Biking, Running, Other) is the sport, its `Notes` the title.
  */
-export function parseTcx(textBody: string): ParsedRide {
-  const doc = parseXml(textBody, "TCX");
-  const root = child(doc, "TrainingCenterDatabase");
-  if (!root) {
+export function parseTcx(body: string): ParsedRide {
+  const scan = scanXml(body, "TCX", { point: "Trackpoint", within: "Activity" });
+  if (scan.root !== "TrainingCenterDatabase") {
     throw corruptFile("invalid_tcx", "TCX file has no <TrainingCenterDatabase> root element");
   }
-  const activity = children(child(root, "Activities"), "Activity")[0];
   const samples: Sample[] = [];
-  for (const lap of children(activity, "Lap")) {
-    for (const track of children(lap, "Track")) {
-      for (const tp of children(track, "Trackpoint")) {
-        const when = text(tp, "Time");
-        const time = when ? Date.parse(when) : NaN;
-        if (!Number.isFinite(time)) continue;
-        const sample = emptySample(time);
-        const position = child(tp, "Position");
-        sample.lat = metric("lat", text(position, "LatitudeDegrees"));
-        sample.lon = metric("lon", text(position, "LongitudeDegrees"));
-        if (sample.lat === null || sample.lon === null) sample.lat = sample.lon = null;
-        sample.altitude = metric("altitude", text(tp, "AltitudeMeters"));
-        sample.distance = metric("distance", text(tp, "DistanceMeters"));
-        sample.heartRate = metric("heartRate", text(child(tp, "HeartRateBpm"), "Value"));
-        sample.cadence = metric("cadence", text(tp, "Cadence"));
-        const tpx = child(child(tp, "Extensions"), "TPX");
-        sample.power = metric("power", text(tpx, "Watts"));
-        const speed = text(tpx, "Speed");
-        sample.speed = metric("speed", speed === null ? null : round(Number(speed) * 3.6, 6));
-        samples.push(sample);
-      }
-    }
+  for (const { values } of scan.points) {
+    const when = values.get("Time");
+    const time = when ? Date.parse(when) : NaN;
+    if (!Number.isFinite(time)) continue;
+    const sample = emptySample(time);
+    sample.lat = metric("lat", values.get("LatitudeDegrees"));
+    sample.lon = metric("lon", values.get("LongitudeDegrees"));
+    if (sample.lat === null || sample.lon === null) sample.lat = sample.lon = null;
+    sample.altitude = metric("altitude", values.get("AltitudeMeters"));
+    sample.distance = metric("distance", values.get("DistanceMeters"));
+    sample.heartRate = metric("heartRate", values.get("Value"));
+    sample.cadence = metric("cadence", values.get("Cadence"));
+    sample.power = metric("power", values.get("Watts"));
+    const speed = values.get("Speed");
+    sample.speed = metric("speed", speed === undefined ? null : round(Number(speed) * 3.6, 6));
+    samples.push(sample);
   }
-  const sport = activity?.["@_Sport"];
-  const notes = text(activity, "Notes");
+  const activity = "TrainingCenterDatabase/Activities/Activity";
+  const sport = scan.attributes.get(activity)?.Sport;
+  const notes = scan.text.get(`${activity}/Notes`);
   return {
     samples,
     sport: typeof sport === "string" ? sports[sport.toLowerCase()] ?? sport.toLowerCase() : null,
-    title: notes ? unescapeXml(notes).slice(0, 200) : null,
+    title: notes ? notes.slice(0, 200) : null,
   };
 }
 
