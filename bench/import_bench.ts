@@ -23,6 +23,7 @@ import { parseRideFile } from "../src/files/ride_files.ts";
 import { createLiveStore } from "../src/live/store.ts";
 import { liveServices } from "../src/live/services.ts";
 import { createLogger } from "../src/log.ts";
+import { importWorkout } from "../src/workouts/lifecycle.ts";
 
 const runsArg = Deno.args.indexOf("--runs");
 const runs = runsArg >= 0 ? Number(Deno.args[runsArg + 1]) : 7;
@@ -131,6 +132,19 @@ for (let i = 0; i < runs; i++) {
 }
 console.log(`FIT decode alone (SDK, CRC + records): p50 ${fmt(percentile(decode, 50))}`);
 
+// The archive alone (summary, telemetry, efforts, aggregate refresh) with the decoded samples.
+const archive: number[] = [];
+const decoded = parseRideFile("fit", fit).samples;
+for (let i = 0; i < runs; i++) {
+  const [user] = await sql<{ id: string }[]>`
+    insert into users (email) values (${`bench-${crypto.randomUUID()}@example.com`}) returning id
+  `;
+  const t0 = performance.now();
+  await importWorkout(deps, { userId: user.id, title: null, sport: "cycling", samples: decoded });
+  archive.push(performance.now() - t0);
+}
+console.log(`archive alone (importWorkout, decoded samples): p50 ${fmt(percentile(archive, 50))}`);
+
 // --- import end to end ---------------------------------------------------------------------
 const times: number[] = [];
 let lastId = "";
@@ -157,6 +171,32 @@ console.log(
     `p50 ${fmt(percentile(times, 50))}, min ${fmt(Math.min(...times))}, ` +
     `max ${fmt(Math.max(...times))}`,
 );
+
+// --- a real GPX (the 2.9 MB Strava export in ../shared/testdata/rides), when present ----------
+const gpxUrl = new URL(
+  "../../shared/testdata/rides/outdoor_edge1000_zpider.strava.gpx",
+  import.meta.url,
+);
+const gpx = await Deno.readFile(gpxUrl).catch(() => null);
+if (gpx) {
+  const gpxTimes: number[] = [];
+  for (let i = 0; i < Math.min(runs, 5) + 1; i++) {
+    const token = await newRider();
+    const t0 = performance.now();
+    const res = await fetch(`${base}/api/workouts/import`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/gpx+xml" },
+      body: gpx as BodyInit,
+    });
+    await res.arrayBuffer();
+    if (res.status !== 201) throw new Error(`gpx import: ${res.status}`);
+    if (i > 0) gpxTimes.push(performance.now() - t0);
+  }
+  console.log(
+    `import the Strava GPX (8,357 points, ${(gpx.length / 1024 / 1024).toFixed(1)} MiB): ` +
+      `p50 ${fmt(percentile(gpxTimes, 50))}`,
+  );
+}
 
 // --- export ------------------------------------------------------------------------------------
 for (const format of ["fit", "tcx", "gpx", "csv"]) {
