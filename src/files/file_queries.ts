@@ -5,12 +5,12 @@ import type { RideFormat } from "./ride_file.ts";
 export async function findUploadedFile(
   sql: Sql,
   key: { userId: string; sha256: Uint8Array },
-): Promise<string | undefined> {
-  const [row] = await sql<{ workoutId: string }[]>`
-    select workout_id from workout_files
+): Promise<{ workoutId: string; format: RideFormat } | undefined> {
+  const [row] = await sql<{ workoutId: string; format: RideFormat }[]>`
+    select workout_id, format from workout_files
     where user_id = ${key.userId} and sha256 = ${key.sha256}
   `;
-  return row?.workoutId;
+  return row;
 }
 
 /**

@@ -22,9 +22,9 @@ function hex(bytes: Uint8Array): string {
 }
 
 /**
- * Imports a ride file: detect and parse it (4xx for anything unreadable, nothing stored), then
- * either answer the workout an earlier upload of the same bytes made, or archive it as a new
- * workout (title: given, else the file's, else the file name; sport: given, else the file's,
+ * Imports a ride file: answer the workout an earlier upload of the same bytes (sha256) by this
+ * rider made; else detect and parse it (4xx for anything unreadable, nothing stored) and archive
+ * it as a new workout (title: given, else the file's, else the file name; sport: given, else the file's,
  * else cycling) and keep the original file beside it.
  */
 export async function importRideFile(
@@ -40,13 +40,14 @@ export async function importRideFile(
 ): Promise<FileImport> {
   const { userId, bytes, filename } = input;
   if (bytes.length === 0) throw corruptFile("empty_file", "File is empty");
-  const format = detectFormat(bytes, { contentType: input.contentType, filename });
-  const ride = parseRideFile(format, bytes);
   const sha256 = new Uint8Array(
     await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
   );
+  // A re-upload is answered before any parsing: these bytes made a valid ride before.
   const existing = await recognised(deps, { userId, sha256 });
-  if (existing) return { ...existing, format, sha256: hex(sha256), duplicate: true };
+  if (existing) return { ...existing, sha256: hex(sha256), duplicate: true };
+  const format = detectFormat(bytes, { contentType: input.contentType, filename });
+  const ride = parseRideFile(format, bytes);
 
   const result = await importWorkout(deps, {
     userId,
@@ -70,7 +71,7 @@ export async function importRideFile(
     // The same file, uploaded concurrently, was kept first: answer that workout instead.
     await undoImport(deps, { workoutId, userId });
     const winner = await recognised(deps, { userId, sha256 });
-    if (winner) return { ...winner, format, sha256: hex(sha256), duplicate: true };
+    if (winner) return { ...winner, sha256: hex(sha256), duplicate: true };
     throw new Error("A duplicate upload's workout vanished");
   }
   return {
@@ -85,11 +86,13 @@ export async function importRideFile(
 async function recognised(
   deps: Deps,
   key: { userId: string; sha256: Uint8Array },
-): Promise<{ workout: WorkoutRow; archivedSamples: number } | undefined> {
-  const workoutId = await findUploadedFile(deps.sql, key);
-  if (!workoutId) return undefined;
-  const workout = await getWorkout(deps.sql, { workoutId, userId: key.userId });
-  return workout ? { workout, archivedSamples: workout.sampleCount } : undefined;
+): Promise<{ workout: WorkoutRow; archivedSamples: number; format: RideFormat } | undefined> {
+  const file = await findUploadedFile(deps.sql, key);
+  if (!file) return undefined;
+  const workout = await getWorkout(deps.sql, { workoutId: file.workoutId, userId: key.userId });
+  return workout
+    ? { workout, archivedSamples: workout.sampleCount, format: file.format }
+    : undefined;
 }
 
 async function undoImport(deps: Deps, ids: { workoutId: string; userId: string }) {

@@ -1,6 +1,6 @@
 import type { Sample } from "../analytics/samples.ts";
 import { ApiError } from "../errors.ts";
-import { maxImportSamples, maxRideSpanMs } from "../workouts/sample_input.ts";
+import { maxImportSamples, maxRideSpanMs, metricRanges } from "../workouts/sample_input.ts";
 
 /** The ride file formats the service reads and writes. */
 export const rideFormats = ["fit", "tcx", "gpx", "csv"] as const;
@@ -27,25 +27,14 @@ export function corruptFile(code: string, message: string): ApiError {
   return new ApiError(400, code, message);
 }
 
-// Plausible ranges, as for JSON samples (sample_input.ts); a value outside is a sensor glitch
-// or an invalid marker, and is dropped (null) rather than stored.
-const ranges: Record<Exclude<keyof Sample, "time">, [number, number]> = {
-  power: [0, 3000],
-  cadence: [0, 300],
-  heartRate: [1, 299],
-  speed: [0, 150],
-  distance: [0, 1_000_000],
-  altitude: [-500, 9000],
-  lat: [-90, 90],
-  lon: [-180, 180],
-};
-
+// A value outside the plausible ranges of a JSON sample is a sensor glitch or an invalid marker,
+// and is dropped (null) rather than stored.
 /** A metric read from a file: a finite number inside the plausible range, else null. */
 export function metric(field: Exclude<keyof Sample, "time">, value: unknown): number | null {
   if (value === null || value === undefined || value === "") return null;
   const n = typeof value === "number" ? value : Number(value);
   if (!Number.isFinite(n)) return null;
-  const [min, max] = ranges[field];
+  const [min, max] = metricRanges[field];
   return n >= min && n <= max ? n : null;
 }
 
