@@ -246,3 +246,42 @@ Deno.test("an export file name is safe whatever the title", async () => {
       "1767225600000,100,,,,,,,\n1767225601000,110,,,,,,,\n",
   );
 });
+
+Deno.test("a GPX export gives a point without a position the nearest earlier one (else the first)", async () => {
+  const rider = await registerRider(t);
+  const start = Date.UTC(2026, 5, 1, 6);
+  const res = await t.request("POST", "/api/workouts/import", {
+    token: rider.accessToken,
+    body: {
+      samples: [
+        { time: start, power: 100 },
+        { time: start + 1000, power: 110, lat: 45.5, lon: 6.5 },
+        { time: start + 2000, power: 120 },
+        { time: start + 3000, power: 130, lat: 45.6, lon: 6.6 },
+      ],
+    },
+  });
+  assert.equal(res.status, 201);
+  const { workout } = await res.json();
+  const gpx = await exportBytes(rider.accessToken, workout.id, "gpx");
+  const points = [
+    ...new TextDecoder().decode(gpx.bytes).matchAll(/<trkpt lat="([^"]+)" lon="([^"]+)">/g),
+  ]
+    .map((m) => [Number(m[1]), Number(m[2])]);
+  assert.deepEqual(points, [[45.5, 6.5], [45.5, 6.5], [45.5, 6.5], [45.6, 6.6]]);
+  // Uploaded as a form file of unknown type, the GPX is told by its root element.
+  const form = new FormData();
+  form.append(
+    "file",
+    new File([gpx.bytes as BlobPart], "export", { type: "application/octet-stream" }),
+  );
+  const again = await t.app.request("/api/workouts/import", {
+    method: "POST",
+    headers: { authorization: `Bearer ${rider.accessToken}` },
+    body: form,
+  });
+  assert.equal(again.status, 201);
+  const body = await again.json();
+  assert.equal(body.file.format, "gpx");
+  assert.equal(body.workout.summary.avgPower, workout.summary.avgPower);
+});
