@@ -17,6 +17,12 @@ import { gridSeries } from "./grid_series.ts";
 import { sampleJson, SampleSchema, workoutJson, WorkoutSchema } from "./workout_json.ts";
 import { refreshAggregates } from "../db/timescale.ts";
 import { metricFields } from "../analytics/samples.ts";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../deps.ts";
+import { essence, fileContentTypes, isFileContentType } from "../files/detect.ts";
+import { importRideFile } from "../files/import_file.ts";
+import { formatContentTypes, rideFormats, safeFilename } from "../files/ride_file.ts";
+import { writeRideFile } from "../files/ride_files.ts";
 
 const tags = ["Workouts"];
 const IdParams = z.object({
@@ -56,21 +62,109 @@ const create = createRoute({
   responses: { 201: json(WorkoutEnvelope, "Started"), ...errors(400, 401, 409, 415, 503) },
 });
 
+const binary = { schema: { type: "string" as const, format: "binary" } };
+
+const ImportEnvelope = ArchiveEnvelope.extend({
+  file: z
+    .object({
+      format: z.enum(rideFormats),
+      sha256: z.string().openapi({ description: "Hex SHA-256 of the uploaded bytes" }),
+      duplicate: z.boolean().openapi({
+        description: "True when this rider had uploaded these exact bytes before (200)",
+      }),
+    })
+    .optional()
+    .openapi({ description: "Present when a ride file was uploaded" }),
+});
+
+const ImportJson = z.object({
+  title: title.optional(),
+  sport: sport.optional(),
+  samples: sampleBatch(maxImportSamples),
+});
+
+const FileForm = z.object({
+  file: z
+    .instanceof(File, { message: "file must be a file upload (FIT, TCX, GPX or CSV)" })
+    .openapi({ type: "string", format: "binary" }),
+  title: title.optional(),
+  sport: sport.optional(),
+});
+
+/** Lets JSON, multipart and ride file bodies through; anything else is a clear 415. */
+const importBodyTypes: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const type = essence(c.req.header("content-type"));
+  if (type && (isJsonType(type) || type === "multipart/form-data" || isFileContentType(type))) {
+    return await next();
+  }
+  throw new ApiError(
+    415,
+    "unsupported_media_type",
+    "Content-Type must be application/json (samples), multipart/form-data (a file field) or " +
+      `a ride file type (${fileContentTypes.join(", ")})`,
+  );
+};
+
+function isJsonType(type: string): boolean {
+  return type === "application/json" || type.endsWith("+json");
+}
+
 const importRide = createRoute({
   method: "post",
   path: "/import",
   tags,
-  summary: `Archive a finished ride given as samples (at most ${maxImportSamples})`,
+  summary: "Archive a finished ride: JSON samples, or a FIT, TCX, GPX or CSV file",
+  description: `JSON: at most ${maxImportSamples} samples. A file: raw body (its type, or ` +
+    "application/octet-stream: told by its bytes) or multipart/form-data with a `file` field. " +
+    "A new ride answers 201; the same file uploaded again by the same rider answers 200 with " +
+    "the workout it made the first time.",
+  security: userSecurity,
+  middleware: [requireUser, importBodyTypes] as const,
+  request: {
+    query: z.object({
+      title: title.optional().openapi({ description: "Title for a raw file upload" }),
+      sport: sport.optional().openapi({ description: "Sport for a raw file upload" }),
+      filename: z.string().trim().min(1).max(255).optional()
+        .openapi({ description: "Original file name of a raw file upload" }),
+    }),
+    body: {
+      required: false,
+      content: {
+        "application/json": { schema: ImportJson },
+        "multipart/form-data": { schema: FileForm },
+        ...Object.fromEntries(fileContentTypes.map((type) => [type, binary])),
+      },
+    },
+  },
+  responses: {
+    200: json(ImportEnvelope, "This file was uploaded before: its workout"),
+    201: json(ImportEnvelope, "Archived"),
+    ...errors(400, 401, 413, 415, 422, 503),
+  },
+});
+
+const exportRide = createRoute({
+  method: "get",
+  path: "/{id}/export",
+  tags,
+  summary: "A completed workout's archived samples as a FIT, TCX, GPX or CSV file",
   security: userSecurity,
   middleware: [requireUser] as const,
   request: {
-    body: jsonBody(z.object({
-      title: title.optional(),
-      sport: sport.optional(),
-      samples: sampleBatch(maxImportSamples),
-    })),
+    params: IdParams,
+    query: z.object({
+      format: z.enum(rideFormats, "format must be fit, tcx, gpx or csv").default("fit"),
+    }),
   },
-  responses: { 201: json(ArchiveEnvelope, "Archived"), ...errors(400, 401, 415, 422, 503) },
+  responses: {
+    200: {
+      description: "The ride file, as an attachment",
+      content: Object.fromEntries(
+        rideFormats.map((format) => [essence(formatContentTypes[format]), binary]),
+      ),
+    },
+    ...errors(400, 401, 404, 409, 422),
+  },
 });
 
 const addSamples = createRoute({
@@ -290,18 +384,79 @@ export function workoutRoutes() {
   });
 
   app.openapi(importRide, async (c) => {
-    const body = c.req.valid("json");
-    const result = await importWorkout(c.var.deps, {
-      userId: userIdOf(c.var.principal),
-      title: body.title ?? null,
-      sport: body.sport ?? "cycling",
-      samples: body.samples.map(toSample),
+    const userId = userIdOf(c.var.principal);
+    const type = essence(c.req.header("content-type"));
+    if (isJsonType(type)) {
+      // Several body types share this route: the validator that ran matches the Content-Type.
+      const body = c.req.valid("json") as z.output<typeof ImportJson>;
+      const result = await importWorkout(c.var.deps, {
+        userId,
+        title: body.title ?? null,
+        sport: body.sport ?? "cycling",
+        samples: body.samples.map(toSample),
+      });
+      return c.json({
+        success: true as const,
+        workout: workoutJson(result.workout),
+        archivedMessages: result.archivedSamples,
+      }, 201);
+    }
+    let upload: { bytes: Uint8Array; contentType: string | null; filename: string | null };
+    let given: { title?: string; sport?: string };
+    if (type === "multipart/form-data") {
+      const form = c.req.valid("form") as z.output<typeof FileForm>;
+      upload = {
+        bytes: new Uint8Array(await form.file.arrayBuffer()),
+        contentType: form.file.type || null,
+        filename: form.file.name || null,
+      };
+      given = form;
+    } else {
+      const query = c.req.valid("query");
+      upload = {
+        bytes: new Uint8Array(await c.req.arrayBuffer()),
+        contentType: type,
+        filename: query.filename ?? null,
+      };
+      given = query;
+    }
+    const result = await importRideFile(c.var.deps, {
+      userId,
+      ...upload,
+      title: given.title ?? null,
+      sport: given.sport ?? null,
     });
     return c.json({
       success: true as const,
       workout: workoutJson(result.workout),
       archivedMessages: result.archivedSamples,
-    }, 201);
+      file: { format: result.format, sha256: result.sha256, duplicate: result.duplicate },
+    }, result.duplicate ? 200 : 201);
+  });
+
+  app.openapi(exportRide, async (c) => {
+    const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+    const row = await getWorkout(c.var.deps.sql, ids);
+    if (!row) throw new ApiError(404, "not_found", "Workout not found");
+    if (row.status !== "completed") {
+      throw new ApiError(
+        409,
+        "workout_active",
+        "Workout is still active; complete it before exporting",
+      );
+    }
+    const { format } = c.req.valid("query");
+    const samples = await readTelemetry(c.var.deps.sql, row);
+    const bytes = writeRideFile(format, samples, {
+      title: row.title,
+      sport: row.sport,
+      startTime: row.startTime,
+    });
+    const stem = row.title ?? `workout-${row.startTime.toISOString().slice(0, 10)}`;
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      "Content-Type": formatContentTypes[format],
+      "Content-Disposition": `attachment; filename="${safeFilename(stem, format)}"`,
+    });
   });
 
   app.openapi(addSamples, async (c) => {

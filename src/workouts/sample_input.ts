@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import type { Sample } from "../analytics/samples.ts";
+import type { MetricField, Sample } from "../analytics/samples.ts";
 
 /** Most samples one POST …/samples request may carry (an hour at 1 Hz). */
 export const maxBatchSamples = 3600;
@@ -7,6 +7,18 @@ export const maxBatchSamples = 3600;
 export const maxImportSamples = 86_400;
 /** Longest time one ride may span, first to last sample (the 1-s grid is built over it). */
 export const maxRideSpanMs = 48 * 3600_000;
+
+/** The plausible range of each metric (inclusive), as JSON samples are validated and files read. */
+export const metricRanges = {
+  power: [0, 3000],
+  cadence: [0, 300],
+  heartRate: [1, 299],
+  speed: [0, 150],
+  distance: [0, 1_000_000],
+  altitude: [-500, 9000],
+  lat: [-90, 90],
+  lon: [-180, 180],
+} as const satisfies Record<MetricField, readonly [number, number]>;
 
 const earliest = Date.UTC(1990, 0, 1);
 const slackMs = 24 * 3600_000;
@@ -34,14 +46,14 @@ export const SampleInputSchema = z
         "time must be after 1990 and not more than a day in the future",
       )
       .openapi({ example: "2026-11-26T07:00:00.000Z" }),
-    power: metric("power", 0, 3000, "W"),
-    cadence: metric("cadence", 0, 300, "rpm"),
-    heartRate: metric("heartRate", 1, 299, "bpm"),
-    speed: metric("speed", 0, 150, "km/h"),
-    distance: metric("distance", 0, 1_000_000, "m"),
-    altitude: metric("altitude", -500, 9000, "m"),
-    lat: metric("lat", -90, 90, "degrees"),
-    lon: metric("lon", -180, 180, "degrees"),
+    power: metric("power", ...metricRanges.power, "W"),
+    cadence: metric("cadence", ...metricRanges.cadence, "rpm"),
+    heartRate: metric("heartRate", ...metricRanges.heartRate, "bpm"),
+    speed: metric("speed", ...metricRanges.speed, "km/h"),
+    distance: metric("distance", ...metricRanges.distance, "m"),
+    altitude: metric("altitude", ...metricRanges.altitude, "m"),
+    lat: metric("lat", ...metricRanges.lat, "degrees"),
+    lon: metric("lon", ...metricRanges.lon, "degrees"),
   })
   .openapi("SampleInput");
 

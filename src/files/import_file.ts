@@ -1,0 +1,106 @@
+import type { Deps } from "../deps.ts";
+import { refreshAggregates } from "../db/timescale.ts";
+import { importWorkout } from "../workouts/lifecycle.ts";
+import { deleteWorkout, getWorkout, type WorkoutRow } from "../workouts/queries.ts";
+import { detectFormat } from "./detect.ts";
+import { findUploadedFile, insertWorkoutFile } from "./file_queries.ts";
+import { corruptFile, type RideFormat, titleFromFilename } from "./ride_file.ts";
+import { parseRideFile } from "./ride_files.ts";
+
+/** An imported (or recognised) ride file. */
+export type FileImport = {
+  workout: WorkoutRow;
+  archivedSamples: number;
+  format: RideFormat;
+  sha256: string;
+  /** True when the rider had already uploaded these exact bytes: `workout` is that import. */
+  duplicate: boolean;
+};
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Imports a ride file: answer the workout an earlier upload of the same bytes (sha256) by this
+ * rider made; else detect and parse it (4xx for anything unreadable, nothing stored) and archive
+ * it as a new workout (title: given, else the file's, else the file name; sport: given, else the file's,
+ * else cycling) and keep the original file beside it.
+ */
+export async function importRideFile(
+  deps: Deps,
+  input: {
+    userId: string;
+    bytes: Uint8Array;
+    contentType: string | null;
+    filename: string | null;
+    title: string | null;
+    sport: string | null;
+  },
+): Promise<FileImport> {
+  const { userId, bytes, filename } = input;
+  if (bytes.length === 0) throw corruptFile("empty_file", "File is empty");
+  const sha256 = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  // A re-upload is answered before any parsing: these bytes made a valid ride before.
+  const existing = await recognised(deps, { userId, sha256 });
+  if (existing) return { ...existing, sha256: hex(sha256), duplicate: true };
+  const format = detectFormat(bytes, { contentType: input.contentType, filename });
+  const ride = parseRideFile(format, bytes);
+
+  const result = await importWorkout(deps, {
+    userId,
+    title: input.title ?? ride.title ?? titleFromFilename(filename),
+    sport: input.sport ?? ride.sport ?? "cycling",
+    samples: ride.samples,
+  });
+  const workoutId = result.workout.id;
+  const kept = await insertWorkoutFile(deps.sql, {
+    workoutId,
+    userId,
+    sha256,
+    format,
+    filename: filename ? filename.slice(0, 255) : null,
+    bytes,
+  }).catch(async (err) => {
+    await undoImport(deps, { workoutId, userId });
+    throw err;
+  });
+  if (!kept) {
+    // The same file, uploaded concurrently, was kept first: answer that workout instead.
+    await undoImport(deps, { workoutId, userId });
+    const winner = await recognised(deps, { userId, sha256 });
+    if (winner) return { ...winner, sha256: hex(sha256), duplicate: true };
+    throw new Error("A duplicate upload's workout vanished");
+  }
+  return {
+    workout: result.workout,
+    archivedSamples: result.archivedSamples,
+    format,
+    sha256: hex(sha256),
+    duplicate: false,
+  };
+}
+
+async function recognised(
+  deps: Deps,
+  key: { userId: string; sha256: Uint8Array },
+): Promise<{ workout: WorkoutRow; archivedSamples: number; format: RideFormat } | undefined> {
+  const file = await findUploadedFile(deps.sql, key);
+  if (!file) return undefined;
+  const workout = await getWorkout(deps.sql, { workoutId: file.workoutId, userId: key.userId });
+  return workout
+    ? { workout, archivedSamples: workout.sampleCount, format: file.format }
+    : undefined;
+}
+
+async function undoImport(deps: Deps, ids: { workoutId: string; userId: string }) {
+  const deleted = await deleteWorkout(deps.sql, ids).catch(() => undefined);
+  if (deleted) {
+    await refreshAggregates(deps.sql, {
+      from: deleted.startTime,
+      to: deleted.endTime ?? deleted.startTime,
+    }).catch(() => {});
+  }
+}
