@@ -63,6 +63,8 @@ const cases: Record<string, (f: Fixture) => Attempt[]> = {
   "GET /api/workouts/by-stream/{streamName}": (f) => [
     { path: `/api/workouts/by-stream/${f.streamName}` },
   ],
+  "GET /api/workouts/{id}/export": (f) =>
+    f.workouts.map((id) => ({ path: `/api/workouts/${id}/export?format=csv` })),
   "GET /api/users/{id}": (f) => [{ path: `/api/users/${f.userId}` }],
   "PUT /api/users/{id}/ftp": (f) => [{ path: `/api/users/${f.userId}/ftp`, body: { ftp: 999 } }],
   "GET /api/users/{id}/ftp-history": (f) => [{ path: `/api/users/${f.userId}/ftp-history` }],
