@@ -1,7 +1,9 @@
 // Fitness (CTL), fatigue (ATL) and form (TSB) from daily TSS, TrainingPeaks' Performance
 // Management Chart convention (DESIGN §7). Pure: no I/O, no clock, values never rounded.
 
-import { addDays, daysBetween } from "./calendar.ts";
+import { daysBetween, dayValue, formatDay } from "./calendar.ts";
+
+const dayMs = 86_400_000;
 
 /** Chronic training load time constant, in days. */
 export const ctlDays = 42;
@@ -37,19 +39,24 @@ export function fitnessSeries(
   const { from, to } = range;
   if (daysBetween(from, to) < 0) throw new RangeError("from must not be after to");
   const first = daily.length > 0 && daily[0].date < from ? daily[0].date : from;
-  const tssByDay = new Map<string, number>();
-  for (const { date, tss } of daily) tssByDay.set(date, (tssByDay.get(date) ?? 0) + tss);
+  const firstValue = dayValue(first);
+  const count = daysBetween(first, to) + 1;
+  const skipped = count - daysBetween(from, to) - 1;
+  const tssByDay = new Float64Array(count);
+  for (const { date, tss } of daily) {
+    // Dates from the database, already valid: parsed directly (dayValue validates, slower).
+    const i = Math.round((Date.parse(`${date}T00:00:00Z`) - firstValue) / dayMs);
+    if (i >= 0 && i < count) tssByDay[i] += tss;
+  }
   const days: FitnessDay[] = [];
   let ctl = 0;
   let atl = 0;
-  const count = daysBetween(first, to) + 1;
   for (let i = 0; i < count; i++) {
-    const date = addDays(first, i);
-    const tss = tssByDay.get(date) ?? 0;
+    const tss = tssByDay[i];
     const tsb = ctl - atl;
     ctl += (tss - ctl) / ctlDays;
     atl += (tss - atl) / atlDays;
-    if (date >= from) days.push({ date, tss, ctl, atl, tsb });
+    if (i >= skipped) days.push({ date: formatDay(firstValue + i * dayMs), tss, ctl, atl, tsb });
   }
   return days;
 }

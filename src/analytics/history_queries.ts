@@ -7,6 +7,8 @@
  */
 import type { Sql } from "../db/client.ts";
 import { ApiError } from "../errors.ts";
+import type { Period } from "./calendar.ts";
+import { effortDurations } from "./samples.ts";
 
 /** The totals of the rides that started on one local day. */
 export type DayTotals = {
@@ -35,22 +37,87 @@ function badTimeZone(err: unknown, timeZone: string): never {
 /**
  * Per local day in `timeZone`, the totals of the rider's rides that started that day, for the
  * days in [from, to] (from omitted: all history); only days with rides, oldest first. Sums leave
- * nulls out (a ride without TSS adds 0 TSS) and are 0 when no ride has the value.
+ * nulls out (a ride without TSS adds 0 TSS) and are 0 when no ride has the value. With `period`,
+ * the days are summed per ISO week, month or year instead, `date` being its first day.
  *
- * The rollup's 15-minute UTC buckets are re-bucketed into local days. A bucket whose first and
- * last ride start on the same local day belongs to it whole; any other bucket (impossible with
- * real zones, whose offsets are multiples of 15 minutes) is read ride by ride, so the answer is
- * exact in every zone.
+ * The rollup's 15-minute UTC buckets are re-bucketed into local days: a bucket whose first and
+ * last ride start on the same local day belongs to it whole. Should any bucket of the range start
+ * rides on two local days (impossible with real zones, whose offsets are multiples of 15
+ * minutes), the range is read again with such buckets taken ride by ride, so the answer is exact
+ * in every zone.
  */
 export async function dailyTotals(
   sql: Sql,
-  options: { userId: string; timeZone: string; from?: string; to: string },
+  options: { userId: string; timeZone: string; from?: string; to: string; period?: Period },
 ): Promise<DayTotals[]> {
   const { userId, timeZone, to } = options;
+  const unit = options.period ?? "day";
   const from = options.from ?? "1970-01-01";
-  // UTC bounds with a day of margin each side; the local-day filter below is the exact one.
+  // UTC bounds with a day of margin each side; the local-day filter is the exact one.
   const lower = new Date(Date.parse(`${from}T00:00:00Z`) - dayMs);
   const upper = new Date(Date.parse(`${to}T00:00:00Z`) + 2 * dayMs);
+  // Sums as float8 (exact for the integer columns), not numeric: cheaper per row.
+  const rows = await sql<(DayTotals & { straddles: boolean })[]>`
+    select
+      to_char(period, 'YYYY-MM-DD') as date,
+      sum(rides::float8) as rides,
+      coalesce(sum(duration_s::float8), 0) as duration_s,
+      coalesce(sum(moving_s::float8), 0) as moving_s,
+      coalesce(sum(distance_m), 0) as distance_m,
+      coalesce(sum(work_kj), 0) as work_kj,
+      coalesce(sum(tss), 0) as tss,
+      coalesce(sum(elevation_gain_m), 0) as elevation_gain_m,
+      bool_or(straddles) as straddles
+    from (
+      select
+        date_trunc(${unit}, first_day::timestamp) as period,
+        first_day <> last_day as straddles,
+        rides, duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m
+      from (
+        select
+          rides, duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m,
+          (first_start at time zone ${timeZone})::date as first_day,
+          (last_start at time zone ${timeZone})::date as last_day
+        from workout_totals_15m
+        where
+          user_id = ${userId}::uuid
+          and bucket >= ${lower}::timestamptz
+          and bucket < ${upper}::timestamptz
+      ) as buckets
+      where last_day >= ${from}::date and first_day <= ${to}::date
+    ) as periods
+    group by period
+    order by period
+  `.catch((err) => badTimeZone(err, timeZone));
+  if (rows.some((row) => row.straddles)) {
+    return await exactDailyTotals(sql, { userId, timeZone, from, to, unit, lower, upper });
+  }
+  return rows.map((r) => ({
+    date: r.date,
+    rides: r.rides,
+    durationS: r.durationS,
+    movingS: r.movingS,
+    distanceM: r.distanceM,
+    workKj: r.workKj,
+    tss: r.tss,
+    elevationGainM: r.elevationGainM,
+  }));
+}
+
+/** dailyTotals reading the buckets that straddle local days ride by ride. */
+async function exactDailyTotals(
+  sql: Sql,
+  options: {
+    userId: string;
+    timeZone: string;
+    from: string;
+    to: string;
+    unit: string;
+    lower: Date;
+    upper: Date;
+  },
+): Promise<DayTotals[]> {
+  const { userId, timeZone, from, to, unit, lower, upper } = options;
   const rows = await sql<DayTotals[]>`
     with buckets as materialized (
       select
@@ -83,7 +150,7 @@ export async function dailyTotals(
       where b.first_day <> b.last_day
     )
     select
-      to_char(day, 'YYYY-MM-DD') as date,
+      to_char(date_trunc(${unit}, day::timestamp), 'YYYY-MM-DD') as date,
       sum(rides)::float8 as rides,
       coalesce(sum(duration_s), 0)::float8 as duration_s,
       coalesce(sum(moving_s), 0)::float8 as moving_s,
@@ -93,8 +160,8 @@ export async function dailyTotals(
       coalesce(sum(elevation_gain_m), 0)::float8 as elevation_gain_m
     from days
     where day >= ${from}::date and day <= ${to}::date
-    group by day
-    order by day
+    group by 1
+    order by 1
   `.catch((err) => badTimeZone(err, timeZone));
   return rows.map((r) => ({
     date: r.date,
@@ -259,20 +326,55 @@ export async function recordHistory(sql: Sql, userId: string): Promise<RecordSet
 /**
  * Per calendar year in `timeZone` (by ride start) and duration, the rider's best effort (on a
  * tie, the earliest ride); years oldest first, then durations shortest first.
+ *
+ * The years' bounds are read first, so that each year's probes (one top-1 index descent per
+ * duration) have constant time bounds and touch only that year's chunks.
  */
 export async function yearlyBests(
   sql: Sql,
   options: { userId: string; timeZone: string },
 ): Promise<(EffortRecord & { year: number })[]> {
   const { userId, timeZone } = options;
-  const rows = await sql<(EffortRecord & { year: number })[]>`
-    select distinct on (year, duration_s)
-      extract(year from start_time at time zone ${timeZone})::integer as year,
-      duration_s, watts, workout_id, start_time
-    from workout_efforts
-    where user_id = ${userId}::uuid
-    order by year, duration_s, watts desc, start_time, workout_id
+  // Every ride with power has a 1-second effort: its first and last give the span of years.
+  const years = await sql<{ year: number; start: Date; end: Date }[]>`
+    with span as (
+      select
+        extract(year from min(start_time) at time zone ${timeZone})::integer as first_year,
+        extract(year from max(start_time) at time zone ${timeZone})::integer as last_year
+      from workout_efforts
+      where user_id = ${userId}::uuid and duration_s = 1
+    )
+    select
+      y as year,
+      make_timestamptz(y, 1, 1, 0, 0, 0, ${timeZone}) as start,
+      make_timestamptz(y + 1, 1, 1, 0, 0, 0, ${timeZone}) as end
+    from span, generate_series(span.first_year, span.last_year) as y
+    order by y
   `.catch((err) => badTimeZone(err, timeZone));
+  if (years.length === 0) return [];
+  const perYear = years.map(({ year, start, end }) =>
+    sql`
+      select ${year}::integer as year, d.duration_s, e.watts, e.workout_id, e.start_time
+      from unnest(${effortDurations as unknown as number[]}::integer[]) as d(duration_s)
+      cross join lateral (
+        select watts, workout_id, start_time
+        from workout_efforts
+        where
+          user_id = ${userId}::uuid
+          and duration_s = d.duration_s
+          and start_time >= ${start}::timestamptz
+          and start_time < ${end}::timestamptz
+        order by watts desc, start_time, workout_id
+        limit 1
+      ) as e
+    `
+  );
+  const union = perYear.reduce((all, block) => sql`${all} union all ${block}`);
+  const rows = await sql<(EffortRecord & { year: number })[]>`
+    select year, duration_s, watts, workout_id, start_time
+    from (${union}) as bests
+    order by year, duration_s
+  `;
   return rows.map((r) => ({
     year: r.year,
     durationS: r.durationS,

@@ -390,6 +390,7 @@ export function analyticsRoutes() {
       timeZone: q.tz,
       from: starts[0],
       to: addDays(end, -1),
+      period: q.period,
     });
     const sums = new Map(starts.map((start) => [start, {
       start,
@@ -403,7 +404,7 @@ export function analyticsRoutes() {
       elevationGainM: 0,
     }]));
     for (const day of days) {
-      const sum = sums.get(periodStart(day.date, q.period))!;
+      const sum = sums.get(day.date)!;
       sum.rides += day.rides;
       sum.durationS += day.durationS;
       sum.movingS += day.movingS;
