@@ -1,7 +1,7 @@
 /**
- * SQL for the history analytics: per-day totals in the rider's time zone and zone times from the
- * `workout_totals_15m` rollup (sql: workout totals migration), records and the FTP estimate from
- * `workout_efforts`, the FTP history from `ftp_history`.
+ * SQL for the history analytics: totals per local day, week, month or year in the rider's time
+ * zone and zone times from the `workout_totals_15m` rollup (the workout totals migration),
+ * records and the FTP estimate from `workout_efforts`, the FTP history from `ftp_history`.
  *
  * Every query is scoped to one rider (`user_id`).
  */

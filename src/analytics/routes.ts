@@ -385,35 +385,29 @@ export function analyticsRoutes() {
     if (from > to) throw badRange("from must not be after to");
     const starts = periodStarts(q.period, from, to);
     const end = addPeriods(starts[starts.length - 1], q.period, 1);
-    const days = await dailyTotals(c.var.deps.sql, {
+    const rows = await dailyTotals(c.var.deps.sql, {
       userId: userIdOf(c.var.principal),
       timeZone: q.tz,
       from: starts[0],
       to: addDays(end, -1),
       period: q.period,
     });
-    const sums = new Map(starts.map((start) => [start, {
-      start,
-      end: addPeriods(start, q.period, 1),
-      rides: 0,
-      durationS: 0,
-      movingS: 0,
-      distanceM: 0,
-      workKj: 0,
-      tss: 0,
-      elevationGainM: 0,
-    }]));
-    for (const day of days) {
-      const sum = sums.get(day.date)!;
-      sum.rides += day.rides;
-      sum.durationS += day.durationS;
-      sum.movingS += day.movingS;
-      sum.distanceM += day.distanceM;
-      sum.workKj += day.workKj;
-      sum.tss += day.tss;
-      sum.elevationGainM += day.elevationGainM;
-    }
-    return c.json({ period: q.period, tz: q.tz, totals: [...sums.values()] }, 200);
+    const byStart = new Map(rows.map((row) => [row.date, row]));
+    const totals = starts.map((start) => {
+      const row = byStart.get(start);
+      return {
+        start,
+        end: addPeriods(start, q.period, 1),
+        rides: row?.rides ?? 0,
+        durationS: row?.durationS ?? 0,
+        movingS: row?.movingS ?? 0,
+        distanceM: row?.distanceM ?? 0,
+        workKj: row?.workKj ?? 0,
+        tss: row?.tss ?? 0,
+        elevationGainM: row?.elevationGainM ?? 0,
+      };
+    });
+    return c.json({ period: q.period, tz: q.tz, totals }, 200);
   });
 
   app.openapi(records, async (c) => {
