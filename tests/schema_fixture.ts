@@ -139,6 +139,23 @@ export const rollupColumns: Record<string, [string, string][]> = {
     ["duration_s", "integer"],
     ["watts", "double precision"],
   ],
+  workout_totals_15m: [
+    ["bucket", "timestamp with time zone"],
+    ["user_id", "uuid"],
+    ["rides", "bigint"],
+    ["first_start", "timestamp with time zone"],
+    ["last_start", "timestamp with time zone"],
+    ["duration_s", "bigint"],
+    ["moving_s", "bigint"],
+    ...["distance_m", "work_kj", "tss", "elevation_gain_m"].map((n): [string, string] => [
+      n,
+      "double precision",
+    ]),
+    ...["power_zone_rides", 1, 2, 3, 4, 5, 6, 7, "hr_zone_rides", 1, 2, 3, 4, 5].map((n, i) => {
+      const name = typeof n === "string" ? n : `${i < 8 ? "power" : "hr"}_zone_${n}_s`;
+      return [name, "bigint"] as [string, string];
+    }),
+  ],
 };
 
 function telemetryRollupColumns(): [string, string][] {

@@ -94,6 +94,7 @@ Deno.test("the rollups are real-time continuous aggregates with refresh policies
     ["telemetry_10s", false],
     ["telemetry_1m", false],
     ["workout_efforts_daily", false],
+    ["workout_totals_15m", false],
   ]);
   for (const [relation, columns] of Object.entries(rollupColumns)) {
     assert.deepEqual(await columnsOf(sql, relation), columns, relation);
@@ -109,6 +110,7 @@ Deno.test("the rollups are real-time continuous aggregates with refresh policies
     ["telemetry_10s", null, "00:00:10"],
     ["telemetry_1m", null, "00:01:00"],
     ["workout_efforts_daily", null, "1 day"],
+    ["workout_totals_15m", null, "00:15:00"],
   ]);
 });
 
@@ -230,7 +232,7 @@ Deno.test("refreshAggregates looks the continuous aggregates up once per pool", 
   const lookups = log.filter((text) => text.includes("timescaledb_information"));
   const refreshes = log.filter((text) => text.includes("refresh_continuous_aggregate"));
   assert.equal(lookups.length, 1);
-  assert.equal(refreshes.length, 2 * 3);
+  assert.equal(refreshes.length, 2 * 4);
 });
 
 Deno.test("compressed telemetry reads back the same and a repeated archive stays a no-op", async () => {

@@ -118,7 +118,11 @@ Deno.test("telemetry and workout_efforts are hypertables with 7-day and 90-day c
   `;
   assert.deepEqual(
     rows.map((r) => [r.hypertableName, r.columnName, r.timeInterval]),
-    [["telemetry", "time", "7 days"], ["workout_efforts", "start_time", "90 days"]],
+    [
+      ["telemetry", "time", "7 days"],
+      ["workout_efforts", "start_time", "90 days"],
+      ["workout_totals", "start_time", "365 days"],
+    ],
   );
 });
 

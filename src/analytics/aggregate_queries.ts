@@ -6,6 +6,7 @@
  * here depends on the edition.
  */
 import type { Sql } from "../db/client.ts";
+import { effortDurations } from "./samples.ts";
 
 /** A bucket width for best-effort history. */
 export type BestsBucket = "day" | "week" | "month";
@@ -64,18 +65,23 @@ export async function powerCurve(
   options: { userId: string; from: Date; to: Date },
 ): Promise<PowerCurvePoint[]> {
   const { userId, from, to } = options;
+  // One top-1 probe of the (user, duration, watts desc, ...) index per duration, instead of
+  // reading every effort in the range: ~14 index descents per chunk instead of ~14 rows per ride.
   const rows = await sql<PowerCurvePoint[]>`
-    select distinct on (duration_s)
-      duration_s,
-      watts,
-      workout_id,
-      start_time
-    from workout_efforts
-    where
-      user_id = ${userId}::uuid
-      and start_time >= ${from}::timestamptz
-      and start_time < ${to}::timestamptz
-    order by duration_s, watts desc, start_time, workout_id
+    select d.duration_s, e.watts, e.workout_id, e.start_time
+    from unnest(${effortDurations as unknown as number[]}::integer[]) as d(duration_s)
+    cross join lateral (
+      select watts, workout_id, start_time
+      from workout_efforts
+      where
+        user_id = ${userId}::uuid
+        and duration_s = d.duration_s
+        and start_time >= ${from}::timestamptz
+        and start_time < ${to}::timestamptz
+      order by watts desc, start_time, workout_id
+      limit 1
+    ) as e
+    order by d.duration_s
   `;
   return rows.map((row) => ({
     durationS: row.durationS,

@@ -17,6 +17,7 @@ const aggregateBuckets: ReadonlyMap<string, number> = new Map([
   ["telemetry_10s", 10_000],
   ["telemetry_1m", 60_000],
   ["workout_efforts_daily", 86_400_000],
+  ["workout_totals_15m", 900_000],
 ]);
 
 /** Per pool: which of the rollups are continuous aggregates (none on the Apache edition). */
