@@ -209,7 +209,10 @@ Deno.test("GET /api/analytics/ftp estimates 95 % of the best 20 minutes in the w
   const window90 = await get(rider.accessToken, "/api/analytics/ftp");
   assert.equal(window90.windowDays, 90);
   assertClose(window90.estimate, best20(recent));
-  assert.deepEqual(window90.history, newestFirst);
+  // riderWith set the FTP with PATCH /api/users/me, which records it now: the newest entry.
+  const [fromProfile, ...inserted] = window90.history;
+  assert.deepEqual([fromProfile.ftpWatts, fromProfile.source], [settings.ftpWatts, "profile"]);
+  assert.deepEqual(inserted, newestFirst);
   const window120 = await get(rider.accessToken, "/api/analytics/ftp?window=120");
   assertClose(window120.estimate, best20([old, ...recent]));
   const window5 = await get(rider.accessToken, "/api/analytics/ftp?window=5");
