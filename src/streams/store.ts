@@ -44,14 +44,14 @@ return {1, id}
 
 // ARGV: owner, now, ttl, name, message, author ('' = none), workout key prefix, workouts:active
 const postScript = `
-local owner = redis.call('HGET', KEYS[2], 'owner')
+local meta = redis.call('HMGET', KEYS[2], 'owner', 'workout')
+local owner, bound = meta[1], meta[2]
 if owner and owner ~= ARGV[1] then return -1 end
 if not owner then
   redis.call('HSET', KEYS[2], 'owner', ARGV[1])
   redis.call('XADD', KEYS[1], '*', 'type', 'stream_created', 'timestamp', ARGV[2])
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'type', 'created', 'stream', ARGV[4])
 end
-local bound = redis.call('HGET', KEYS[2], 'workout')
 if bound and redis.call('HGET', ARGV[7] .. bound, 'state') == 'closing' then return -2 end
 local id
 if ARGV[6] == '' then
@@ -62,10 +62,9 @@ end
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
-local workout = redis.call('HGET', KEYS[2], 'workout')
-if workout then
-  redis.call('ZADD', KEYS[5], ARGV[2], workout)
-  redis.call('PEXPIRE', ARGV[7] .. workout, ARGV[3])
+if bound then
+  redis.call('ZADD', KEYS[5], ARGV[2], bound)
+  redis.call('PEXPIRE', ARGV[7] .. bound, ARGV[3])
 end
 return id
 `;
