@@ -68,6 +68,7 @@ export const configSchema = z
     PASSWORD_MEMORY_KIB: z.coerce.number().int().min(1024).max(4_194_304).default(19_456),
     PASSWORD_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+    INSTANCES: z.coerce.number().int().min(1).max(64).default(1),
     WORKOUT_IDLE_TIMEOUT_S: z.coerce.number().int().min(10).default(1800),
     LIVE_TTL_S: z.coerce.number().int().min(60).default(86_400),
     SWEEP_INTERVAL_S: z.coerce.number().int().min(0).default(60),
@@ -127,6 +128,8 @@ export type Config = {
   refreshTokenTtlDays: number;
   passwordCost: { memoryKib: number; iterations: number };
   shutdownTimeoutMs: number;
+  /** Instances (worker threads) serving the port together; one per core is the useful most. */
+  instances: number;
   workoutIdleTimeoutS: number;
   liveTtlS: number;
   sweepIntervalS: number;
@@ -188,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
     passwordCost: { memoryKib: e.PASSWORD_MEMORY_KIB, iterations: e.PASSWORD_ITERATIONS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    instances: e.INSTANCES,
     workoutIdleTimeoutS: e.WORKOUT_IDLE_TIMEOUT_S,
     liveTtlS: e.LIVE_TTL_S,
     sweepIntervalS: e.SWEEP_INTERVAL_S,

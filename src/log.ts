@@ -41,3 +41,10 @@ export function createLogger(
   };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
+
+/** A logger that adds `fields` to every line of `log`. */
+export function withFields(log: Logger, fields: Record<string, unknown>): Logger {
+  const wrap = (level: LogLevel) => (msg: string, more: Record<string, unknown> = {}) =>
+    log[level](msg, { ...fields, ...more });
+  return { debug: wrap("debug"), info: wrap("info"), warn: wrap("warn"), error: wrap("error") };
+}

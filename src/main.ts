@@ -1,14 +1,12 @@
-import { createApp } from "./app.ts";
-import { createTokenIssuer, generatePrivateKeyPem } from "./auth/tokens.ts";
+import { generatePrivateKeyPem } from "./auth/tokens.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createSql } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
-import { createLiveStore } from "./live/store.ts";
-import { liveServices } from "./live/services.ts";
-import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
-import { createLogger } from "./log.ts";
+import { type Instance, startInstance } from "./instance.ts";
+import type { WorkerCommand, WorkerReply } from "./instance_worker.ts";
+import { createLogger, type Logger } from "./log.ts";
 
-/** Starts the service: config, connections, migrations, HTTP server, graceful shutdown. */
+/** Starts the service: config, migrations, INSTANCES instances on one port, graceful shutdown. */
 async function main(): Promise<void> {
   let config;
   try {
@@ -30,21 +28,9 @@ async function main(): Promise<void> {
     );
     privateKeyPem = await generatePrivateKeyPem();
   }
-  const tokens = await createTokenIssuer({
-    privateKeyPem,
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-    ttlS: config.jwt.accessTokenTtlS,
-  });
-
-  const sql = createSql(config.databaseUrl, { max: config.databasePoolMax });
-  const live = createLiveStore({
-    url: config.redisRestUrl,
-    token: config.redisRestToken,
-    prefix: config.redisKeyPrefix,
-  });
 
   if (config.migrateOnStart) {
+    const sql = createSql(config.databaseUrl, { max: 2 }); // the lock holds one
     try {
       const result = await migrate(sql, { log });
       log.info("migrations done", { applied: result.applied.length });
@@ -53,34 +39,30 @@ async function main(): Promise<void> {
       await sql.end({ timeout: 1 });
       Deno.exit(1);
     }
+    await sql.end({ timeout: 5 });
   }
 
-  const deps = {
-    config,
-    sql,
-    live,
-    ...liveServices(live, config, log),
-    tokens,
-    log,
-  };
-  const app = createApp(deps);
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    onListen: ({ hostname, port }) =>
-      log.info("listening", { url: `http://${hostname}:${port}`, docs: "/docs" }),
-  }, app.fetch);
-
-  let sweeping = false;
-  const sweeper = config.sweepIntervalS > 0
-    ? setInterval(async () => {
-      if (sweeping) return;
-      sweeping = true;
-      await sweepIdleWorkouts(deps)
-        .catch((err) => log.warn("idle sweep failed", { err: String(err) }))
-        .finally(() => sweeping = false);
-    }, config.sweepIntervalS * 1000)
-    : undefined;
+  const several = config.instances > 1;
+  const instances: Instance[] = [];
+  try {
+    instances.push(
+      await startInstance(config, {
+        log,
+        privateKeyPem,
+        reusePort: several,
+        name: several ? "1" : undefined,
+      }),
+    );
+    for (let i = 2; i <= config.instances; i++) {
+      instances.push(await startWorker(String(i), privateKeyPem, log));
+    }
+  } catch (err) {
+    log.error("starting the service failed", {
+      err: err instanceof Error ? err.message : String(err),
+    });
+    await Promise.allSettled(instances.map((instance) => instance.stop()));
+    Deno.exit(1);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -91,16 +73,43 @@ async function main(): Promise<void> {
       log.warn("shutdown timed out; exiting");
       Deno.exit(1);
     }, config.shutdownTimeoutMs);
-    clearInterval(sweeper);
-    deps.hub.close(); // ends open SSE responses, which would otherwise hold the shutdown
-    await server.shutdown();
-    await sql.end({ timeout: 5 });
+    await Promise.all(instances.map((instance) => instance.stop()));
     clearTimeout(forced);
     log.info("stopped");
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+}
+
+/** Starts one more instance in a worker thread; it shares the port (SO_REUSEPORT). */
+function startWorker(name: string, privateKeyPem: string, log: Logger): Promise<Instance> {
+  const worker = new Worker(new URL("./instance_worker.ts", import.meta.url), { type: "module" });
+  const send = (command: WorkerCommand) => worker.postMessage(command);
+  let stopped: (() => void) | undefined;
+  return new Promise((resolve, reject) => {
+    worker.onerror = (event) => {
+      event.preventDefault();
+      log.error("instance failed", { instance: name, err: event.message });
+      reject(new Error(`Instance ${name} failed: ${event.message}`));
+    };
+    worker.onmessage = ({ data: reply }: MessageEvent<WorkerReply>) => {
+      if (reply.type === "started") {
+        resolve({
+          stop: () =>
+            new Promise<void>((done) => {
+              stopped = done;
+              send({ type: "stop" });
+            }),
+        });
+      } else if (reply.type === "failed") {
+        reject(new Error(`Instance ${name} did not start: ${reply.error}`));
+      } else {
+        stopped?.();
+      }
+    };
+    send({ type: "start", privateKeyPem, name });
+  });
 }
 
 if (import.meta.main) await main();

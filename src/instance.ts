@@ -1,0 +1,72 @@
+import { createApp } from "./app.ts";
+import { createTokenIssuer } from "./auth/tokens.ts";
+import type { Config } from "./config.ts";
+import { createSql } from "./db/client.ts";
+import type { Deps } from "./deps.ts";
+import { createLiveStore } from "./live/store.ts";
+import { liveServices } from "./live/services.ts";
+import { type Logger, withFields } from "./log.ts";
+import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
+
+/** A running service instance: its HTTP server, connections, SSE hub and idle sweeper. */
+export type Instance = {
+  /** Stops taking requests, ends SSE viewers, waits for requests in flight, closes connections. */
+  stop: () => Promise<void>;
+};
+
+/**
+ * Starts one instance: connections, the app and its HTTP server, and the idle sweeper. Several
+ * instances (threads or processes) can share a port with `reusePort`; each has its own
+ * connections and hub, as instances on different machines would.
+ */
+export async function startInstance(
+  config: Config,
+  options: { log: Logger; privateKeyPem: string; reusePort?: boolean; name?: string },
+): Promise<Instance> {
+  // With several instances, every line says which one wrote it.
+  const log = options.name ? withFields(options.log, { instance: options.name }) : options.log;
+  const tokens = await createTokenIssuer({
+    privateKeyPem: options.privateKeyPem,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    ttlS: config.jwt.accessTokenTtlS,
+  });
+  const sql = createSql(config.databaseUrl, { max: config.databasePoolMax });
+  const live = createLiveStore({
+    url: config.redisRestUrl,
+    token: config.redisRestToken,
+    prefix: config.redisKeyPrefix,
+  });
+  const deps: Deps = { config, sql, live, ...liveServices(live, config, log), tokens, log };
+  const app = createApp(deps);
+  const server = Deno.serve({
+    hostname: config.host,
+    port: config.port,
+    reusePort: options.reusePort ?? false,
+    onListen: ({ hostname, port }) =>
+      log.info("listening", {
+        url: `http://${hostname}:${port}`,
+        docs: "/docs",
+      }),
+  }, app.fetch);
+
+  let sweeping = false;
+  const sweeper = config.sweepIntervalS > 0
+    ? setInterval(async () => {
+      if (sweeping) return;
+      sweeping = true;
+      await sweepIdleWorkouts(deps)
+        .catch((err) => log.warn("idle sweep failed", { err: String(err) }))
+        .finally(() => sweeping = false);
+    }, config.sweepIntervalS * 1000)
+    : undefined;
+
+  return {
+    async stop() {
+      clearInterval(sweeper);
+      deps.hub.close(); // ends open SSE responses, which would otherwise hold the shutdown
+      await server.shutdown();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/** The service as a process: `src/main.ts` with INSTANCES, started and stopped as in production. */
+import assert from "node:assert/strict";
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Starts main.ts and collects its JSON log lines. */
+function startService(env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"],
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: Record<string, unknown>[] = [];
+  const read = (async () => {
+    const decoder = new TextDecoder();
+    let rest = "";
+    for await (const chunk of child.stdout) {
+      rest += decoder.decode(chunk, { stream: true });
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      for (const part of parts) if (part.trim()) lines.push(JSON.parse(part));
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  return { child, lines, read, stderr };
+}
+
+async function waitFor(what: string, check: () => boolean, ms = 30_000) {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test("INSTANCES=2 serves one port from two instances that share the signing key and stop together", async () => {
+  const port = freePort();
+  const service = startService({
+    DATABASE_URL: Deno.env.get("DATABASE_URL")!,
+    UPSTASH_REDIS_REST_URL: Deno.env.get("UPSTASH_REDIS_REST_URL")!,
+    UPSTASH_REDIS_REST_TOKEN: Deno.env.get("UPSTASH_REDIS_REST_TOKEN")!,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    INSTANCES: "2",
+    LOG_LEVEL: "info",
+    SWEEP_INTERVAL_S: "0",
+    PASSWORD_MEMORY_KIB: "1024",
+    PASSWORD_ITERATIONS: "1",
+  });
+  try {
+    const listening = () =>
+      service.lines.filter((l) => l.msg === "listening").map((l) => l.instance);
+    await waitFor("two instances listening", () => listening().length === 2);
+    assert.deepEqual(listening().sort(), ["1", "2"]);
+
+    const base = `http://127.0.0.1:${port}`;
+    const registered = await fetch(`${base}/api/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        email: `instances-${crypto.randomUUID()}@example.com`,
+        password: "correct horse battery staple",
+      }),
+    });
+    assert.equal(registered.status, 201);
+    const { accessToken } = await registered.json();
+
+    // New connections spread over both instances; the token verifies on either.
+    for (let i = 0; i < 40; i++) {
+      const client = Deno.createHttpClient({});
+      const res = await fetch(`${base}/api/users/me`, {
+        client,
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      await res.body?.cancel();
+      client.close();
+    }
+    await waitFor(
+      "the request log",
+      () =>
+        service.lines.filter((l) => l.msg === "request" && l.path === "/api/users/me").length ===
+          40,
+    );
+    const served = new Set(
+      service.lines.filter((l) => l.path === "/api/users/me").map((l) => l.instance),
+    );
+    assert.deepEqual([...served].sort(), ["1", "2"], "one instance served every request");
+
+    service.child.kill("SIGTERM");
+    const status = await service.child.status;
+    await service.read;
+    assert.equal(status.code, 0, await service.stderr);
+    assert.ok(service.lines.some((l) => l.msg === "stopped"));
+  } finally {
+    try {
+      service.child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await service.child.status;
+    await service.stderr;
+  }
+});
