@@ -37,3 +37,35 @@ Deno.test("a script batcher answers every call with its own reply in fewer round
     globalThis.fetch = realFetch;
   }
 });
+
+Deno.test("a script batcher overlaps at most maxInFlight round trips", async () => {
+  const redis = new Redis({
+    url: config.redisRestUrl,
+    token: config.redisRestToken,
+    automaticDeserialization: false,
+    enableTelemetry: false,
+  });
+  const echo = scriptBatcher<string>(redis, "return ARGV[1]", { maxInFlight: 2 });
+  let open = 0;
+  let most = 0;
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    most = Math.max(most, ++open);
+    try {
+      return await realFetch(input, init);
+    } finally {
+      open--;
+    }
+  };
+  try {
+    const replies: Promise<string>[] = [];
+    for (let i = 0; i < 300; i++) {
+      replies.push(echo.exec(["bpt:test:inflight"], [`v${i}`]));
+      if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    assert.deepEqual(await Promise.all(replies), replies.map((_, i) => `v${i}`));
+    assert.equal(most, 2);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});

@@ -2,18 +2,20 @@ import { createHash } from "node:crypto";
 import type { Redis } from "@upstash/redis";
 
 /**
- * Runs calls of one Lua script, batching calls that arrive while a REST round trip is under way
+ * Runs calls of one Lua script, batching calls that arrive while REST round trips are under way
  * into one pipeline request (@upstash/redis only merges calls made in the same tick, and
  * requests arriving on separate sockets never are). At low load a call goes out at once; under
- * load each round trip carries everything that queued behind the previous one.
+ * load up to `maxInFlight` round trips overlap, each carrying what queued since the last one left
+ * (one at a time left this thread idle while a batch travelled).
  */
 export function scriptBatcher<T>(
   redis: Redis,
   script: string,
-  options: { maxBatch?: number } = {},
+  options: { maxBatch?: number; maxInFlight?: number } = {},
 ) {
   const sha = createHash("sha1").update(script).digest("hex");
   const maxBatch = options.maxBatch ?? 500;
+  const maxInFlight = options.maxInFlight ?? 2;
   type Call = {
     keys: string[];
     args: string[];
@@ -21,7 +23,8 @@ export function scriptBatcher<T>(
     reject: (e: unknown) => void;
   };
   let queue: Call[] = [];
-  let inFlight = false;
+  let inFlight = 0; // round trips under way
+  let planned = false; // a flush is due at the end of this tick
 
   async function send(batch: Call[], retried = false): Promise<void> {
     const p = redis.pipeline();
@@ -49,14 +52,18 @@ export function scriptBatcher<T>(
     });
   }
 
-  async function flush(): Promise<void> {
-    inFlight = true;
-    while (queue.length > 0) {
+  /** Sends what is queued, while fewer than `maxInFlight` round trips are under way. */
+  function flush(): void {
+    planned = false;
+    while (queue.length > 0 && inFlight < maxInFlight) {
       const batch = queue.slice(0, maxBatch);
       queue = queue.slice(batch.length);
-      await send(batch);
+      inFlight++;
+      void send(batch).finally(() => {
+        inFlight--;
+        flush();
+      });
     }
-    inFlight = false;
   }
 
   return {
@@ -64,10 +71,10 @@ export function scriptBatcher<T>(
     exec(keys: string[], args: string[]): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         queue.push({ keys, args, resolve, reject });
-        // Let calls from the same tick join, then start a round trip if none is under way.
-        if (!inFlight) {
-          inFlight = true;
-          queueMicrotask(() => void flush());
+        // Let calls from the same tick join, then start a round trip if one may start.
+        if (!planned && inFlight < maxInFlight) {
+          planned = true;
+          queueMicrotask(flush);
         }
       });
     },
