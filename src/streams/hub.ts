@@ -51,9 +51,6 @@ export function createHub(
   let allPending: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
-  let reading = false; // a poll's XREAD is in flight
-  let lastReadAt = 0; // when the last poll started (ms)
-  let soon = false; // a local post asked for the next poll as early as the budget allows
   let redisReads = 0;
   let closed = false;
 
@@ -86,14 +83,8 @@ export function createHub(
     schedule();
   }
 
-  /**
-   * Plans the next poll: `pollMs` after this one ended, or, after a nudge, `pollMs` after this one
-   * started — so polls never start closer than `pollMs` apart (the Redis budget) either way.
-   */
   function schedule() {
-    const delay = soon ? Math.max(0, lastReadAt + options.pollMs - Date.now()) : options.pollMs;
-    soon = false;
-    timer = setTimeout(tick, delay);
+    timer = setTimeout(tick, options.pollMs);
   }
 
   function viewerCount() {
@@ -103,7 +94,6 @@ export function createHub(
   }
 
   async function tick() {
-    timer = undefined;
     if (closed) return;
     if (viewerCount() === 0) {
       running = false;
@@ -113,8 +103,6 @@ export function createHub(
     const names = [...cursors.keys()];
     const keys = [store.eventsKey, ...names.map(store.streamKey)];
     const ids = [eventsCursor ?? "$", ...names.map((n) => cursors.get(n)!)];
-    reading = true;
-    lastReadAt = Date.now();
     try {
       redisReads++;
       const reply = (await live.raw.xread(keys, ids, { count: 1000 })) as
@@ -140,7 +128,6 @@ export function createHub(
     } catch (err) {
       options.log.warn("stream hub poll failed", { err: String(err) });
     }
-    reading = false;
     schedule();
   }
 
@@ -233,22 +220,6 @@ export function createHub(
           for (const name of [...cursors.keys()]) if (!byStream.has(name)) cursors.delete(name);
         }
       };
-    },
-
-    /**
-     * Says that this instance just stored an entry in `stream`: when someone here watches it, the
-     * next poll comes as soon as the poll interval allows, counted from the previous poll's start
-     * instead of its end. Costs no Redis command of its own.
-     */
-    nudge(stream: string): void {
-      if (!running || closed || (all.size === 0 && !byStream.has(stream))) return;
-      if (reading) {
-        soon = true; // the poll in flight plans the next one
-      } else if (timer !== undefined) {
-        clearTimeout(timer);
-        soon = true;
-        schedule();
-      } // else the loop is starting and its first poll is already planned
     },
 
     /** What the hub is doing now. */
