@@ -22,9 +22,7 @@ import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts"
 import { loadConfig } from "../src/config.ts";
 import { createSql, type Sql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import type { Deps } from "../src/deps.ts";
-import { createLiveStore } from "../src/live/store.ts";
-import { liveServices } from "../src/live/services.ts";
+import { createDeps } from "../src/deps.ts";
 import { createLogger } from "../src/log.ts";
 import { archiveWorkout, insertWorkout } from "../src/workouts/queries.ts";
 import { syntheticRide } from "./seed_rides.ts";
@@ -174,16 +172,8 @@ const [stored] = await sql<{ rows: number }[]>`
 `;
 
 // --- app --------------------------------------------------------------------------------------
-const live = createLiveStore({
-  url: config.redisRestUrl,
-  token: config.redisRestToken,
-  prefix: config.redisKeyPrefix,
-});
-const deps: Deps = {
-  config,
+const deps = createDeps(config, {
   sql,
-  live,
-  ...liveServices(live, config, createLogger("silent")),
   tokens: await createTokenIssuer({
     privateKeyPem: await generatePrivateKeyPem(),
     issuer: config.jwt.issuer,
@@ -191,7 +181,7 @@ const deps: Deps = {
     ttlS: 3600,
   }),
   log: createLogger("silent"),
-};
+});
 const app = createApp(deps);
 const token = await deps.tokens.sign({
   userId: rider.id,

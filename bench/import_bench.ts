@@ -16,12 +16,10 @@ import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts"
 import { loadConfig } from "../src/config.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import type { Deps } from "../src/deps.ts";
+import { createDeps } from "../src/deps.ts";
 import type { Sample } from "../src/analytics/samples.ts";
 import { writeFit } from "../src/files/fit.ts";
 import { parseRideFile } from "../src/files/ride_files.ts";
-import { createLiveStore } from "../src/live/store.ts";
-import { liveServices } from "../src/live/services.ts";
 import { createLogger } from "../src/log.ts";
 import { importWorkout } from "../src/workouts/lifecycle.ts";
 
@@ -79,16 +77,8 @@ const config = {
 };
 const sql = createSql(config.databaseUrl, { max: 10 });
 await migrate(sql);
-const live = createLiveStore({
-  url: config.redisRestUrl,
-  token: config.redisRestToken,
-  prefix: config.redisKeyPrefix,
-});
-const deps: Deps = {
-  config,
+const deps = createDeps(config, {
   sql,
-  live,
-  ...liveServices(live, config, createLogger("silent")),
   tokens: await createTokenIssuer({
     privateKeyPem: await generatePrivateKeyPem(),
     issuer: config.jwt.issuer,
@@ -96,7 +86,7 @@ const deps: Deps = {
     ttlS: 3600,
   }),
   log: createLogger("silent"),
-};
+});
 const app = createApp(deps);
 const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
 const base = `http://127.0.0.1:${server.addr.port}`;

@@ -16,9 +16,7 @@ import { loadConfig } from "../src/config.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { refreshAggregates } from "../src/db/timescale.ts";
-import type { Deps } from "../src/deps.ts";
-import { createLiveStore } from "../src/live/store.ts";
-import { liveServices } from "../src/live/services.ts";
+import { createDeps } from "../src/deps.ts";
 import { createLogger } from "../src/log.ts";
 import { startWorkout } from "../src/workouts/lifecycle.ts";
 import { archiveWorkout, riderSettings } from "../src/workouts/queries.ts";
@@ -51,16 +49,8 @@ const config = {
 };
 const sql = createSql(config.databaseUrl, { max: 10 });
 await migrate(sql);
-const live = createLiveStore({
-  url: config.redisRestUrl,
-  token: config.redisRestToken,
-  prefix: config.redisKeyPrefix,
-});
-const deps: Deps = {
-  config,
+const deps = createDeps(config, {
   sql,
-  live,
-  ...liveServices(live, config, createLogger("silent")),
   tokens: await createTokenIssuer({
     privateKeyPem: await generatePrivateKeyPem(),
     issuer: config.jwt.issuer,
@@ -68,7 +58,7 @@ const deps: Deps = {
     ttlS: 3600,
   }),
   log: createLogger("silent"),
-};
+});
 const app = createApp(deps);
 const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
 const base = `http://127.0.0.1:${server.addr.port}`;

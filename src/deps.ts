@@ -1,7 +1,8 @@
 import type { TokenIssuer } from "./auth/tokens.ts";
 import type { Config } from "./config.ts";
 import type { Sql } from "./db/client.ts";
-import type { LiveStore } from "./live/store.ts";
+import { createLiveStore, type LiveStore } from "./live/store.ts";
+import { liveServices } from "./live/services.ts";
 import type { WorkoutLive } from "./live/workout_live.ts";
 import type { Hub } from "./streams/hub.ts";
 import type { StreamStore } from "./streams/store.ts";
@@ -33,3 +34,21 @@ export type AppEnv = {
     principal: Principal | null;
   };
 };
+
+/**
+ * Builds the dependencies around a database client and a token issuer: the live store (Upstash
+ * REST client with the key prefix) and the services on it.
+ */
+export function createDeps(
+  config: Config,
+  options: { sql: Sql; tokens: TokenIssuer; log: Logger; redisRetries?: number },
+): Deps {
+  const live = createLiveStore({
+    url: config.redisRestUrl,
+    token: config.redisRestToken,
+    prefix: config.redisKeyPrefix,
+    retries: options.redisRetries,
+  });
+  const { sql, tokens, log } = options;
+  return { config, sql, live, ...liveServices(live, config, log), tokens, log };
+}

@@ -2,9 +2,7 @@ import { createApp } from "./app.ts";
 import { createTokenIssuer } from "./auth/tokens.ts";
 import type { Config } from "./config.ts";
 import { createSql } from "./db/client.ts";
-import type { Deps } from "./deps.ts";
-import { createLiveStore } from "./live/store.ts";
-import { liveServices } from "./live/services.ts";
+import { createDeps } from "./deps.ts";
 import { type Logger, withFields } from "./log.ts";
 import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
 
@@ -32,12 +30,7 @@ export async function startInstance(
     ttlS: config.jwt.accessTokenTtlS,
   });
   const sql = createSql(config.databaseUrl, { max: config.databasePoolMax });
-  const live = createLiveStore({
-    url: config.redisRestUrl,
-    token: config.redisRestToken,
-    prefix: config.redisKeyPrefix,
-  });
-  const deps: Deps = { config, sql, live, ...liveServices(live, config, log), tokens, log };
+  const deps = createDeps(config, { sql, tokens, log });
   const app = createApp(deps);
   const server = Deno.serve({
     hostname: config.host,

@@ -4,9 +4,7 @@ import { createTokenIssuer, generatePrivateKeyPem, type TokenIssuer } from "../s
 import { type Config, loadConfig } from "../src/config.ts";
 import { createSql, type Sql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import type { Deps } from "../src/deps.ts";
-import { createLiveStore } from "../src/live/store.ts";
-import { liveServices } from "../src/live/services.ts";
+import { createDeps, type Deps } from "../src/deps.ts";
 import { createLogger } from "../src/log.ts";
 
 /** The test configuration: the environment `scripts/test.sh` sets, with cheap password hashing. */
@@ -66,20 +64,12 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     await sql.end({ timeout: 1 });
     throw err;
   });
-  const live = createLiveStore({
-    url: config.redisRestUrl,
-    token: config.redisRestToken,
-    prefix: config.redisKeyPrefix,
-    retries: 0,
-  });
-  const deps: Deps = {
-    config,
+  const deps = createDeps(config, {
     sql,
-    live,
-    ...liveServices(live, config, createLogger("silent")),
     tokens: await testTokens(config),
     log: createLogger("silent"),
-  };
+    redisRetries: 0,
+  });
   const app = createApp(deps);
   return {
     app,
