@@ -13,17 +13,14 @@
  *   deno run --allow-net --allow-env --allow-read --allow-sys bench/analytics_history_bench.ts \
  *     [--reuse] [--years 5] [--rides-per-year 300] [--runs 200] [--no-telemetry]
  */
+import { benchApp } from "./bench_app.ts";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createApp } from "../src/app.ts";
 import { summarize } from "../src/analytics/power.ts";
 import type { Sample } from "../src/analytics/samples.ts";
-import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
 import { loadConfig } from "../src/config.ts";
 import { createSql, type Sql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { createDeps } from "../src/deps.ts";
-import { createLogger } from "../src/log.ts";
 import { archiveWorkout, insertWorkout } from "../src/workouts/queries.ts";
 import { syntheticRide } from "./seed_rides.ts";
 
@@ -172,17 +169,7 @@ const [stored] = await sql<{ rows: number }[]>`
 `;
 
 // --- app --------------------------------------------------------------------------------------
-const deps = createDeps(config, {
-  sql,
-  tokens: await createTokenIssuer({
-    privateKeyPem: await generatePrivateKeyPem(),
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-    ttlS: 3600,
-  }),
-  log: createLogger("silent"),
-});
-const app = createApp(deps);
+const { deps, app } = await benchApp(config, sql);
 const token = await deps.tokens.sign({
   userId: rider.id,
   sessionId: (await sql<{ id: string }[]>`

@@ -11,16 +11,13 @@
  *
  *   deno run --allow-net --allow-env --allow-read --allow-sys bench/import_bench.ts [--runs 7]
  */
-import { createApp } from "../src/app.ts";
-import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
 import { loadConfig } from "../src/config.ts";
+import { benchApp } from "./bench_app.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { createDeps } from "../src/deps.ts";
 import type { Sample } from "../src/analytics/samples.ts";
 import { writeFit } from "../src/files/fit.ts";
 import { parseRideFile } from "../src/files/ride_files.ts";
-import { createLogger } from "../src/log.ts";
 import { importWorkout } from "../src/workouts/lifecycle.ts";
 
 const runsArg = Deno.args.indexOf("--runs");
@@ -77,17 +74,7 @@ const config = {
 };
 const sql = createSql(config.databaseUrl, { max: 10 });
 await migrate(sql);
-const deps = createDeps(config, {
-  sql,
-  tokens: await createTokenIssuer({
-    privateKeyPem: await generatePrivateKeyPem(),
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-    ttlS: 3600,
-  }),
-  log: createLogger("silent"),
-});
-const app = createApp(deps);
+const { deps, app } = await benchApp(config, sql);
 const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
 const base = `http://127.0.0.1:${server.addr.port}`;
 

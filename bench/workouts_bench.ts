@@ -8,16 +8,13 @@
  *
  *   deno run --allow-net --allow-env --allow-read bench/workouts_bench.ts [--rides 1000]
  */
+import { benchApp } from "./bench_app.ts";
 import { Redis as RespClient } from "ioredis";
-import { createApp } from "../src/app.ts";
 import { summarize } from "../src/analytics/power.ts";
-import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
 import { loadConfig } from "../src/config.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { refreshAggregates } from "../src/db/timescale.ts";
-import { createDeps } from "../src/deps.ts";
-import { createLogger } from "../src/log.ts";
 import { startWorkout } from "../src/workouts/lifecycle.ts";
 import { archiveWorkout, riderSettings } from "../src/workouts/queries.ts";
 import { normalizeSamples } from "../src/workouts/sample_input.ts";
@@ -49,17 +46,7 @@ const config = {
 };
 const sql = createSql(config.databaseUrl, { max: 10 });
 await migrate(sql);
-const deps = createDeps(config, {
-  sql,
-  tokens: await createTokenIssuer({
-    privateKeyPem: await generatePrivateKeyPem(),
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-    ttlS: 3600,
-  }),
-  log: createLogger("silent"),
-});
-const app = createApp(deps);
+const { deps, app } = await benchApp(config, sql);
 const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
 const base = `http://127.0.0.1:${server.addr.port}`;
 const resp = new RespClient(redisUrl, { lazyConnect: false });
