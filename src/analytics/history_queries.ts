@@ -8,7 +8,7 @@
 import type { Sql } from "../db/client.ts";
 import { ApiError } from "../errors.ts";
 import type { Period } from "./calendar.ts";
-import { effortDurations } from "./samples.ts";
+import { bestEffortsIn } from "./aggregate_queries.ts";
 
 /** The totals of the rides that started on one local day. */
 export type DayTotals = {
@@ -27,6 +27,20 @@ export type DayTotals = {
 const dayMs = 86_400_000;
 
 /** A time zone PostgreSQL does not know (SQLSTATE 22023) becomes a 400. */
+/** A day's totals from a query row (without the row's helper columns). */
+function dayTotals(r: DayTotals): DayTotals {
+  return {
+    date: r.date,
+    rides: r.rides,
+    durationS: r.durationS,
+    movingS: r.movingS,
+    distanceM: r.distanceM,
+    workKj: r.workKj,
+    tss: r.tss,
+    elevationGainM: r.elevationGainM,
+  };
+}
+
 function badTimeZone(err: unknown, timeZone: string): never {
   if ((err as { code?: string })?.code === "22023") {
     throw new ApiError(400, "invalid_time_zone", `Time zone ${timeZone} is not known`);
@@ -92,16 +106,7 @@ export async function dailyTotals(
   if (rows.some((row) => row.straddles)) {
     return await exactDailyTotals(sql, { userId, timeZone, from, to, unit, lower, upper });
   }
-  return rows.map((r) => ({
-    date: r.date,
-    rides: r.rides,
-    durationS: r.durationS,
-    movingS: r.movingS,
-    distanceM: r.distanceM,
-    workKj: r.workKj,
-    tss: r.tss,
-    elevationGainM: r.elevationGainM,
-  }));
+  return rows.map(dayTotals);
 }
 
 /** dailyTotals reading the buckets that straddle local days ride by ride. */
@@ -163,16 +168,7 @@ async function exactDailyTotals(
     group by 1
     order by 1
   `.catch((err) => badTimeZone(err, timeZone));
-  return rows.map((r) => ({
-    date: r.date,
-    rides: r.rides,
-    durationS: r.durationS,
-    movingS: r.movingS,
-    distanceM: r.distanceM,
-    workKj: r.workKj,
-    tss: r.tss,
-    elevationGainM: r.elevationGainM,
-  }));
+  return rows.map(dayTotals);
 }
 
 /** Zone times summed over rides: how many rides had zone times, and the seconds per zone. */
@@ -354,19 +350,8 @@ export async function yearlyBests(
   if (years.length === 0) return [];
   const perYear = years.map(({ year, start, end }) =>
     sql`
-      select ${year}::integer as year, d.duration_s, e.watts, e.workout_id, e.start_time
-      from unnest(${effortDurations as unknown as number[]}::integer[]) as d(duration_s)
-      cross join lateral (
-        select watts, workout_id, start_time
-        from workout_efforts
-        where
-          user_id = ${userId}::uuid
-          and duration_s = d.duration_s
-          and start_time >= ${start}::timestamptz
-          and start_time < ${end}::timestamptz
-        order by watts desc, start_time, workout_id
-        limit 1
-      ) as e
+      select ${year}::integer as year, duration_s, watts, workout_id, start_time
+      from (${bestEffortsIn(sql, { userId, from: start, to: end })}) as bests
     `
   );
   const union = perYear.reduce((all, block) => sql`${all} union all ${block}`);
