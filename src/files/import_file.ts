@@ -1,7 +1,6 @@
 import type { Deps } from "../deps.ts";
-import { refreshAggregates } from "../db/timescale.ts";
 import { importWorkout } from "../workouts/lifecycle.ts";
-import { deleteWorkout, getWorkout, type WorkoutRow } from "../workouts/queries.ts";
+import { getWorkout, type WorkoutRow } from "../workouts/queries.ts";
 import { detectFormat } from "./detect.ts";
 import { findUploadedFile, insertWorkoutFile } from "./file_queries.ts";
 import { corruptFile, type RideFormat, titleFromFilename } from "./ride_file.ts";
@@ -16,6 +15,9 @@ export type FileImport = {
   /** True when the rider had already uploaded these exact bytes: `workout` is that import. */
   duplicate: boolean;
 };
+
+/** A concurrent upload of the same bytes kept its file first. */
+class DuplicateUpload extends Error {}
 
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -49,27 +51,31 @@ export async function importRideFile(
   const format = detectFormat(bytes, { contentType: input.contentType, filename });
   const ride = parseRideFile(format, bytes);
 
-  const result = await importWorkout(deps, {
-    userId,
-    title: input.title ?? ride.title ?? titleFromFilename(filename),
-    sport: input.sport ?? ride.sport ?? "cycling",
-    samples: ride.samples,
-  });
-  const workoutId = result.workout.id;
-  const kept = await insertWorkoutFile(deps.sql, {
-    workoutId,
-    userId,
-    sha256,
-    format,
-    filename: filename ? filename.slice(0, 255) : null,
-    bytes,
-  }).catch(async (err) => {
-    await undoImport(deps, { workoutId, userId });
-    throw err;
-  });
-  if (!kept) {
-    // The same file, uploaded concurrently, was kept first: answer that workout instead.
-    await undoImport(deps, { workoutId, userId });
+  // The original file is kept in the archive's own transaction: a ride is never stored without
+  // it, so a re-upload always finds it.
+  let result;
+  try {
+    result = await importWorkout(deps, {
+      userId,
+      title: input.title ?? ride.title ?? titleFromFilename(filename),
+      sport: input.sport ?? ride.sport ?? "cycling",
+      samples: ride.samples,
+      alsoInTransaction: async (workoutId, tx) => {
+        const kept = await insertWorkoutFile(tx, {
+          workoutId,
+          userId,
+          sha256,
+          format,
+          filename: filename ? filename.slice(0, 255) : null,
+          bytes,
+        });
+        if (!kept) throw new DuplicateUpload();
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof DuplicateUpload)) throw err;
+    // The same file, uploaded concurrently, was kept first (this import rolled back): answer
+    // that workout instead.
     const winner = await recognised(deps, { userId, sha256 });
     if (winner) return { ...winner, sha256: hex(sha256), duplicate: true };
     throw new Error("A duplicate upload's workout vanished");
@@ -93,14 +99,4 @@ async function recognised(
   return workout
     ? { workout, archivedSamples: workout.sampleCount, format: file.format }
     : undefined;
-}
-
-async function undoImport(deps: Deps, ids: { workoutId: string; userId: string }) {
-  const deleted = await deleteWorkout(deps.sql, ids).catch(() => undefined);
-  if (deleted) {
-    await refreshAggregates(deps.sql, {
-      from: deleted.startTime,
-      to: deleted.endTime ?? deleted.startTime,
-    }).catch(() => {});
-  }
 }

@@ -1,6 +1,7 @@
 import { summarize } from "../analytics/power.ts";
 import type { Sample } from "../analytics/samples.ts";
 import { refreshAggregates } from "../db/timescale.ts";
+import type { Sql } from "../db/client.ts";
 import type { Deps } from "../deps.ts";
 import { ApiError, toApiError, UnavailableError } from "../errors.ts";
 import { normalizeSamples } from "./sample_input.ts";
@@ -112,13 +113,22 @@ export async function completeWorkout(
 /** Archives a finished ride given as samples, without a live phase. */
 export async function importWorkout(
   deps: Deps,
-  input: { userId: string; title: string | null; sport: string; samples: readonly Sample[] },
+  input: {
+    userId: string;
+    title: string | null;
+    sport: string;
+    samples: readonly Sample[];
+    /** More writes that must commit with the archive (the new workout's id, the transaction). */
+    alsoInTransaction?: (workoutId: string, tx: Sql) => Promise<void>;
+  },
 ): Promise<ArchiveResult> {
-  const workout = await insertWorkout(deps.sql, { ...input, streamName: null });
+  const { alsoInTransaction, ...row } = input;
+  const workout = await insertWorkout(deps.sql, { ...row, streamName: null });
   const result = await archive(deps, {
     workoutId: workout.id,
     userId: input.userId,
     samples: input.samples,
+    alsoInTransaction: alsoInTransaction && ((tx) => alsoInTransaction(workout.id, tx)),
   }).catch(async (err) => {
     await deps.sql`delete from workouts where id = ${workout.id}`.catch(() => {});
     throw err;
@@ -130,7 +140,12 @@ export async function importWorkout(
 
 async function archive(
   deps: Deps,
-  input: { workoutId: string; userId: string; samples: readonly Sample[] },
+  input: {
+    workoutId: string;
+    userId: string;
+    samples: readonly Sample[];
+    alsoInTransaction?: (tx: Sql) => Promise<void>;
+  },
 ): Promise<WorkoutRow | undefined> {
   const samples = normalizeSamples(input.samples);
   // The FTP in force when the ride started (its first sample); a ride without samples has no
@@ -144,6 +159,7 @@ async function archive(
     samples,
     summary,
     ftpWatts: rider.ftpWatts,
+    alsoInTransaction: input.alsoInTransaction,
   });
 }
 

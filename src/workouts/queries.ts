@@ -184,6 +184,8 @@ export async function archiveWorkout(
     samples: readonly Sample[];
     summary: WorkoutSummary;
     ftpWatts: number | null;
+    /** More writes that must commit or roll back with the archive (given the transaction). */
+    alsoInTransaction?: (tx: Sql) => Promise<void>;
   },
 ): Promise<WorkoutRow | undefined> {
   const { workoutId, userId, samples, summary: s } = archive;
@@ -260,6 +262,7 @@ export async function archiveWorkout(
       where id = ${workoutId}
       returning ${columns(tx as unknown as Sql)}
     `;
+    await archive.alsoInTransaction?.(tx as unknown as Sql);
     return row;
   });
 }
