@@ -49,3 +49,69 @@ Deno.test("viewers subscribing at once share one first read and miss no later en
   unsubscribes.forEach((unsubscribe) => unsubscribe());
   assert.equal(t.deps.hub.stats().viewers, 0);
 });
+
+Deno.test("a post on this instance reaches its viewers here without a Redis read", async () => {
+  // A poll interval far longer than the test: only the local relay can deliver in time.
+  const slow = await startTestApp({ streamPollMs: 60_000, apiKey: "test-shared-key" });
+  try {
+    const name = `hub-local-${crypto.randomUUID().slice(0, 8)}`;
+    const headers = { "x-api-key": "test-shared-key" };
+    await slow.request("POST", "/api/streams/create", { body: { streamName: name }, headers });
+    const frames: string[] = [];
+    const decoder = new TextDecoder();
+    const unsubscribe = await slow.deps.hub.subscribe(name, {
+      write: (bytes) => frames.push(decoder.decode(bytes)),
+      end: () => {},
+    });
+    const readsBefore = slow.deps.hub.stats().redisReads;
+    const posted: string[] = [];
+    for (const message of ["first", "second", "third"]) {
+      const res = await slow.request("POST", `/api/streams/${name}/messages`, {
+        body: { message, author: "hub test" },
+        headers,
+      });
+      assert.equal(res.status, 200);
+      posted.push((await res.json()).messageId);
+    }
+    const got = frames.map((f) => JSON.parse(f.slice("data: ".length)));
+    assert.deepEqual(got.map((g) => [g.type, g.id, g.data.message, g.data.author]), [
+      ["message", posted[0], "first", "hub test"],
+      ["message", posted[1], "second", "hub test"],
+      ["message", posted[2], "third", "hub test"],
+    ]);
+    // The same bytes a poll would have produced: the entry as Redis stores it.
+    const stored = await slow.deps.streams.range(name, posted[2], posted[2], 1);
+    assert.equal(frames[2], `data: ${JSON.stringify({ type: "message", ...stored[0] })}\n\n`);
+    assert.equal(slow.deps.hub.stats().redisReads, readsBefore);
+    unsubscribe();
+  } finally {
+    await slow.close();
+  }
+});
+
+Deno.test("a local post after another instance's entry waits for the poll, keeping the order", async () => {
+  const slow = await startTestApp({ streamPollMs: 60_000, apiKey: "test-shared-key" });
+  try {
+    const name = `hub-order-${crypto.randomUUID().slice(0, 8)}`;
+    const headers = { "x-api-key": "test-shared-key" };
+    await slow.request("POST", "/api/streams/create", { body: { streamName: name }, headers });
+    const frames: string[] = [];
+    const unsubscribe = await slow.deps.hub.subscribe(name, {
+      write: (bytes) => frames.push(new TextDecoder().decode(bytes)),
+      end: () => {},
+    });
+    // Another instance appends first (straight to Redis: this hub hears nothing of it).
+    await slow.deps.streams.post(name, { owner: "shared", message: "elsewhere" });
+    const res = await slow.request("POST", `/api/streams/${name}/messages`, {
+      body: { message: "here" },
+      headers,
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    await delay(300);
+    assert.deepEqual(frames, [], "the local entry overtook one it had not seen");
+    unsubscribe();
+  } finally {
+    await slow.close();
+  }
+});

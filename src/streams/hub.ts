@@ -1,6 +1,6 @@
 import type { LiveStore } from "../live/store.ts";
 import type { Logger } from "../log.ts";
-import type { StreamStore } from "./store.ts";
+import type { PostedEntry, StreamStore } from "./store.ts";
 
 /** A connected SSE viewer: the hub writes whole encoded frames to it and ends it. */
 export type Viewer = { write: (bytes: Uint8Array) => void; end: () => void };
@@ -18,6 +18,14 @@ export type HubStats = {
 };
 
 type RawEntry = [string, string[]];
+
+/** Whether stream entry id `a` comes after `b` (`ms-seq` ids; every id comes after none). */
+export function isAfter(a: string, b: string | undefined): boolean {
+  if (b === undefined) return true;
+  const [aMs, aSeq] = a.split("-").map(Number);
+  const [bMs, bSeq] = b.split("-").map(Number);
+  return aMs > bMs || (aMs === bMs && (aSeq ?? 0) > (bSeq ?? 0));
+}
 
 function fields(raw: string[]): Record<string, string> {
   const data: Record<string, string> = {};
@@ -120,7 +128,8 @@ export function createHub(
         const name = names[keys.indexOf(key) - 1];
         if (name === undefined || !cursors.has(name)) continue;
         for (const [id, raw] of entries) {
-          deliver(name, id, fields(raw));
+          // Entries this instance relayed itself while the read was under way are not repeated.
+          if (isAfter(id, cursors.get(name))) deliver(name, id, fields(raw));
         }
       }
       // Entries first, then creations and deletions (a deletion ends its viewers).
@@ -220,6 +229,18 @@ export function createHub(
           for (const name of [...cursors.keys()]) if (!byStream.has(name)) cursors.delete(name);
         }
       };
+    },
+
+    /**
+     * Relays an entry this instance has just appended to `stream` to its viewers here without
+     * reading it back — when it directly follows the last entry they got. Otherwise (entries
+     * from other instances came between, or nobody here watches) the next poll delivers it in
+     * order.
+     */
+    published(stream: string, entry: PostedEntry): void {
+      const cursor = cursors.get(stream);
+      if (closed || cursor === undefined || cursor !== entry.previousId) return;
+      deliver(stream, entry.messageId, entry.fields);
     },
 
     /** What the hub is doing now. */

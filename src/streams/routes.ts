@@ -306,6 +306,7 @@ export function streamRoutes() {
     if (!result.ok) {
       throw new ApiError(409, "workout_closing", "The stream's workout is being archived");
     }
+    c.get("deps").hub.published(name, result);
     return c.json({ success: true as const, messageId: result.messageId, streamName: name }, 200);
   });
 

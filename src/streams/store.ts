@@ -53,6 +53,9 @@ if not owner then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'type', 'created', 'stream', ARGV[4])
 end
 if bound and redis.call('HGET', ARGV[7] .. bound, 'state') == 'closing' then return -2 end
+local before = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local previous = ''
+if before[1] then previous = before[1][1] end
 local id
 if ARGV[6] == '' then
   id = redis.call('XADD', KEYS[1], '*', 'message', ARGV[5], 'timestamp', ARGV[2])
@@ -66,7 +69,7 @@ if bound then
   redis.call('ZADD', KEYS[5], ARGV[2], bound)
   redis.call('PEXPIRE', ARGV[7] .. bound, ARGV[3])
 end
-return id
+return {id, previous}
 `;
 
 const removeScript = `
@@ -87,6 +90,16 @@ function toEntry([id, fields]: [string, string[]]): StreamEntry {
   return { id, data };
 }
 
+/** A message entry just appended to a stream. */
+export type PostedEntry = {
+  ok: true;
+  messageId: string;
+  /** The entry before it (null when it is the first). */
+  previousId: string | null;
+  /** Its fields exactly as stored. */
+  fields: Record<string, string>;
+};
+
 /** Legacy stream operations on the live store. */
 export function streamStore(live: LiveStore, options: { ttlMs: number }) {
   const streamKey = (name: string) => live.key(`stream:${name}`);
@@ -94,7 +107,7 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
   const registryKey = live.key("streams");
   const eventsKey = live.key("streams:events");
   const create = live.raw.createScript<[number, string]>(createScript);
-  const post = scriptBatcher<number | string>(live.raw, postScript);
+  const post = scriptBatcher<number | [string, string]>(live.raw, postScript);
   const remove = live.raw.createScript<number>(removeScript);
   const keys = (name: string) => [streamKey(name), metaKey(name), registryKey, eventsKey];
 
@@ -119,12 +132,16 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
       await live.raw.hset(metaKey(name), { workout: workoutId });
     },
 
-    /** Appends a message entry (creating the stream if needed) with one Redis command. */
+    /**
+     * Appends a message entry (creating the stream if needed) with one Redis command. Answers its
+     * id, the id of the entry before it and its fields as stored, so that this instance can
+     * relay it to its own viewers without reading it back.
+     */
     async post(
       name: string,
       entry: { owner: StreamOwner; message: string; author?: string },
       now = Date.now(),
-    ): Promise<{ ok: true; messageId: string } | { ok: false; reason: "forbidden" | "closing" }> {
+    ): Promise<PostedEntry | { ok: false; reason: "forbidden" | "closing" }> {
       const result = await post.exec([...keys(name), live.key("workouts:active")], [
         entry.owner,
         String(now),
@@ -136,7 +153,11 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
       ]);
       if (Number(result) === -1) return { ok: false, reason: "forbidden" };
       if (Number(result) === -2) return { ok: false, reason: "closing" };
-      return { ok: true, messageId: String(result) };
+      const [messageId, previousId] = result as unknown as [string, string];
+      // The fields in the order XADD stored them (a reader gets them back in this order).
+      const fields: Record<string, string> = { message: entry.message, timestamp: String(now) };
+      if (entry.author) fields.author = entry.author;
+      return { ok: true, messageId, previousId: previousId || null, fields };
     },
 
     /** The owner and bound workout of a stream, or null when it does not exist. */
