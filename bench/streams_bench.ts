@@ -872,7 +872,13 @@ async function main(): Promise<void> {
         ...deps,
         streams: {
           ...services.streams,
-          post: () => Promise.resolve({ ok: true as const, messageId: "1-1" }),
+          post: () =>
+            Promise.resolve({
+              ok: true as const,
+              messageId: "1-1",
+              previousId: "1-0",
+              fields: { message: "stub", timestamp: "1" },
+            }),
         },
       };
       const apps = { real: createApp(deps), stub: createApp(stubbed) };
