@@ -1,10 +1,9 @@
 /**
  * Upstash-compatible REST bridge in front of a real Redis (a dev/test tool, never imported by src/).
  *
- * RESP2 goes through ioredis: under Deno it keeps raw bytes (`callBuffer`), pipelines FIFO on one
- * socket, fails fast offline and reconnects by itself, so a hand-written codec was not needed.
- * Commands are sent with upper-case names so that ioredis's reply transformers (HGETALL → object)
- * never apply and every reply stays the wire reply.
+ * RESP2 goes through scripts/resp_connection.ts: replies stay raw bytes, commands are pipelined
+ * FIFO on one shared connection (one write per turn of the event loop), a command fails at once
+ * while Redis is down, and the shared connection reconnects by itself.
  *
  * Run: deno run --allow-net --allow-env scripts/redis_rest_bridge.ts
  * @module
@@ -12,7 +11,7 @@
 
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { Redis, type RedisOptions } from "ioredis";
+import { type Reply, ReplyError, RespConnection } from "./resp_connection.ts";
 
 /** Options of {@linkcode startBridge}. */
 export interface BridgeOptions {
@@ -38,7 +37,6 @@ export interface Bridge {
 
 type Arg = string;
 type Command = Arg[];
-type Reply = Buffer | number | null | Error | Reply[];
 type Outcome = { result: unknown } | { error: string };
 type Kind = "normal" | "blocking" | "refused";
 
@@ -46,6 +44,7 @@ const UNAUTHORIZED = "WRONGPASS invalid or missing auth token";
 const IDLE_DEDICATED_MAX = 4;
 const HEALTH_TIMEOUT_MS = 1000;
 const SHARED_COMMAND_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 1000;
 
 /** Commands that would change the state of a shared connection or never answer like a command. */
 const REFUSED = new Set([
@@ -128,12 +127,13 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       closing ??= (async () => {
         state.closing = true;
         // Blocked commands would keep their requests (and so server.shutdown) waiting forever.
-        for (const conn of [...state.dedicated]) conn.disconnect();
+        for (const conn of [...state.dedicated]) conn.close("the bridge is shutting down");
         state.dedicated.clear();
         await server.shutdown();
         await server.finished;
         state.cancelFirstReady();
-        state.shared.disconnect();
+        clearTimeout(state.retryTimer);
+        state.shared?.close("the bridge is shutting down");
       })();
       return closing;
     },
@@ -142,37 +142,25 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
 interface RedisState {
   url: string;
-  shared: Redis;
+  /** The connection normal commands share; null while (re)connecting. */
+  shared: RespConnection | null;
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
   lastError: string;
   closing: boolean;
   firstReady: Promise<void>;
   cancelFirstReady(): void;
   /** Every dedicated connection, idle or busy. */
-  dedicated: Set<Redis>;
-  idle: Redis[];
-}
-
-function baseOptions(): RedisOptions {
-  return {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 1000,
-  };
+  dedicated: Set<RespConnection>;
+  idle: RespConnection[];
 }
 
 function createRedisState(url: string): RedisState {
-  const shared = new Redis(url, {
-    ...baseOptions(),
-    commandTimeout: SHARED_COMMAND_TIMEOUT_MS,
-    retryStrategy: (times) => Math.min(50 * times, 500),
-  });
   let markReady: () => void = () => {};
   const firstReady = new Promise<void>((resolve) => (markReady = resolve));
   const state: RedisState = {
     url,
-    shared,
+    shared: null,
+    retryTimer: undefined,
     lastError: "not connected yet",
     closing: false,
     firstReady,
@@ -180,15 +168,34 @@ function createRedisState(url: string): RedisState {
     dedicated: new Set(),
     idle: [],
   };
-  shared.on("error", (err: Error) => (state.lastError = err.message));
-  shared.on("close", () => {
-    if (state.lastError === "") state.lastError = "connection closed";
-  });
-  shared.on("ready", () => {
-    state.lastError = "";
-    markReady();
-  });
-  shared.connect().catch(() => {/* retried by retryStrategy; surfaced per request */});
+  // Reconnects after 50, 100, … up to 500 ms between attempts, for as long as the bridge runs.
+  const connectShared = (attempt: number) => {
+    RespConnection.connect(url, {
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      commandTimeoutMs: SHARED_COMMAND_TIMEOUT_MS,
+    }).then(
+      (conn) => {
+        if (state.closing) return conn.close("the bridge is shutting down");
+        state.shared = conn;
+        state.lastError = "";
+        conn.onClose = (reason) => {
+          state.shared = null;
+          state.lastError = reason;
+          if (!state.closing) connectShared(1);
+        };
+        markReady();
+      },
+      (err: Error) => {
+        state.lastError = err.message;
+        if (state.closing) return;
+        state.retryTimer = setTimeout(
+          () => connectShared(attempt + 1),
+          Math.min(50 * attempt, 500),
+        );
+      },
+    );
+  };
+  connectShared(1);
   return state;
 }
 
@@ -228,7 +235,7 @@ async function route(
 
 async function health(state: RedisState): Promise<{ status: number; body: unknown }> {
   try {
-    await withTimeout(send(state.shared, ["PING"]), HEALTH_TIMEOUT_MS);
+    await withTimeout(sendShared(state, ["PING"]), HEALTH_TIMEOUT_MS);
     return { status: 200, body: { status: "ok" } };
   } catch (err) {
     const error = unavailable(state, err).message;
@@ -285,14 +292,14 @@ function refusal(command: Command): string {
   return `ERR command ${command[0].toUpperCase()} is not supported by the REST bridge`;
 }
 
-/** Sends one command; upper-case names keep ioredis's reply transformers out of the way. */
-function send(conn: Redis, command: Command): Promise<Reply> {
-  const [name, ...args] = command;
-  return conn.callBuffer(name.toUpperCase(), ...args) as Promise<Reply>;
+/** Sends one command on the shared connection; fails at once while it is down. */
+function sendShared(state: RedisState, command: Command): Promise<Reply> {
+  if (state.shared === null) return Promise.reject(new Error(state.lastError));
+  return state.shared.send(command);
 }
 
-function isReplyError(err: unknown): err is Error {
-  return err instanceof Error && err.name === "ReplyError";
+function isReplyError(err: unknown): err is ReplyError {
+  return err instanceof ReplyError;
 }
 
 function unavailable(state: RedisState, err: unknown): HttpError {
@@ -327,7 +334,7 @@ async function runPipeline(
     let end = i;
     while (end < commands.length && kinds[end] === "normal") end++;
     const settled = await Promise.allSettled(
-      commands.slice(i, end).map((command) => send(state.shared, command)),
+      commands.slice(i, end).map((command) => sendShared(state, command)),
     );
     for (const s of settled) {
       if (s.status === "fulfilled") outcomes.push({ result: encode(s.value, base64) });
@@ -349,10 +356,10 @@ async function runBlocking(
   // A client that gives up must not leave a connection blocked in Redis.
   // (Read lazily: touching request.signal makes Deno print a one-time notice.)
   const abortSignal = signal();
-  const onAbort = () => conn.disconnect();
+  const onAbort = () => conn.close("the client went away");
   abortSignal.addEventListener("abort", onAbort, { once: true });
   try {
-    const reply = await send(conn, command);
+    const reply = await conn.send(command);
     release(state, conn);
     return { result: encode(reply, base64) };
   } catch (err) {
@@ -376,7 +383,7 @@ async function runTransaction(
   const refused = commands.find((command) => classify(command) === "refused");
   if (refused) throw new HttpError(400, refusal(refused));
   const conn = await acquire(state);
-  const sent = [["MULTI"], ...commands, ["EXEC"]].map((command) => send(conn, command));
+  const sent = [["MULTI"], ...commands, ["EXEC"]].map((command) => conn.send(command));
   const settled = await Promise.allSettled(sent);
   const failure = settled.find((s) => s.status === "rejected" && !isReplyError(s.reason));
   if (failure) {
@@ -401,26 +408,24 @@ async function runTransaction(
   );
 }
 
-async function acquire(state: RedisState): Promise<Redis> {
+async function acquire(state: RedisState): Promise<RespConnection> {
   if (state.closing) throw new HttpError(503, "Redis is unavailable: the bridge is shutting down");
   while (state.idle.length > 0) {
     const conn = state.idle.pop()!;
     if (conn.status === "ready") return conn;
     discard(state, conn);
   }
-  const conn = new Redis(state.url, { ...baseOptions(), retryStrategy: () => null });
-  conn.on("error", () => {/* reported through the failing command */});
-  state.dedicated.add(conn);
+  let conn: RespConnection;
   try {
-    await conn.connect();
+    conn = await RespConnection.connect(state.url, { connectTimeoutMs: CONNECT_TIMEOUT_MS });
   } catch (err) {
-    discard(state, conn);
     throw unavailable(state, err);
   }
+  state.dedicated.add(conn);
   return conn;
 }
 
-function release(state: RedisState, conn: Redis): void {
+function release(state: RedisState, conn: RespConnection): void {
   if (!state.closing && conn.status === "ready" && state.idle.length < IDLE_DEDICATED_MAX) {
     state.idle.push(conn);
   } else {
@@ -428,12 +433,14 @@ function release(state: RedisState, conn: Redis): void {
   }
 }
 
-function discard(state: RedisState, conn: Redis): void {
+function discard(state: RedisState, conn: RespConnection): void {
   state.dedicated.delete(conn);
   const at = state.idle.indexOf(conn);
   if (at >= 0) state.idle.splice(at, 1);
-  conn.disconnect();
+  conn.close();
 }
+
+const utf8 = new TextDecoder();
 
 /** Turns a RESP2 reply into JSON: strings (base64 when asked), numbers, null, nested arrays. */
 function encode(reply: Reply, base64: boolean): unknown {
@@ -442,7 +449,9 @@ function encode(reply: Reply, base64: boolean): unknown {
   if (reply instanceof Error) {
     return base64 ? Buffer.from(reply.message).toString("base64") : reply.message;
   }
-  return reply.toString(base64 ? "base64" : "utf8");
+  return base64
+    ? Buffer.from(reply.buffer, reply.byteOffset, reply.length).toString("base64")
+    : utf8.decode(reply);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

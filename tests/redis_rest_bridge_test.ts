@@ -169,6 +169,29 @@ Deno.test("streams: xadd, xrange, xrevrange, xread keep JSON documents lossless"
   assert.deepEqual(rawRead[0][1][0], [ids[1], ["d", JSON.stringify(docs[1])]]);
 });
 
+Deno.test("replies larger than one socket read arrive whole, and many commands keep their order", async () => {
+  // A 3 MB string and a 4,000-entry stream range (~4 MB) each span many reads from Redis.
+  const big = "🚴".repeat(750_000);
+  await redis.set(`${PREFIX}big`, big);
+  assert.equal(await redis.get(`${PREFIX}big`), big);
+
+  const key = `${PREFIX}long-stream`;
+  const ids: string[] = [];
+  const pipeline = redis.pipeline();
+  for (let i = 0; i < 4_000; i++) pipeline.xadd(key, "*", { i: String(i), pad: "x".repeat(1000) });
+  ids.push(...await pipeline.exec<string[]>());
+  const range = await redis.xrange(key, "-", "+");
+  assert.deepEqual(Object.keys(range), ids);
+  assert.deepEqual(Object.values(range).map((e) => Number(e.i)), [...ids.keys()]);
+
+  // 2,000 requests in flight at once on the bridge's one shared connection: each reply reaches
+  // its own request (every key is new, so INCRBY answers the request's own amount).
+  const order = Array.from({ length: 2_000 }, (_, i) => `${PREFIX}order:${i}`);
+  const replies = await Promise.all(order.map((k, i) => redis.incrby(k, i + 1)));
+  assert.deepEqual(replies, order.map((_, i) => i + 1));
+  await redis.del(`${PREFIX}big`, key, ...order);
+});
+
 Deno.test("a pipeline with one failing command keeps the other results", async () => {
   const p = redis.pipeline();
   p.set(`${PREFIX}pipe:a`, "text");
