@@ -279,6 +279,8 @@ Deno.test("POST /api/streams/:name/messages rejects a missing, blank or oversize
     "100KB",
     "long object",
   );
+  // The limit counts UTF-8 bytes: 35,000 "€" are 105,000 bytes in 35,000 characters.
+  await assert400(await post({ message: "€".repeat(35_000) }), "100KB", "long in bytes");
   await assert400(
     await post({ message: "hi", author: "a".repeat(65) }),
     "64 characters",
@@ -293,6 +295,9 @@ Deno.test("POST /api/streams/:name/messages rejects a missing, blank or oversize
   assert.equal(messages.length, 2);
   assert.equal(messages[1].data.message.length, 100_000);
   assert.equal(messages[1].data.author, "b".repeat(64));
+  // 34,133 "€" are 102,399 bytes: just under the limit too.
+  await postMessage(name, { message: "€".repeat(34_133) });
+  assert.equal((await readMessages(name)).messages.length, 3);
 });
 
 /** Bad names in a path: traversal, control characters, too long, other punctuation. */

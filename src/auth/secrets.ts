@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 
 /** A random URL-safe secret of `bytes` bytes of entropy. */
 export function randomSecret(bytes = 32): string {
@@ -12,9 +12,14 @@ export async function hashSecret(secret: string): Promise<Uint8Array> {
   );
 }
 
-/** Compares two strings in constant time (for equal lengths). */
+/**
+ * Compares two strings in constant time (for equal lengths): every code unit is looked at
+ * whatever differs. (Node's timingSafeEqual needs two encoded copies first, and cost about 5% of
+ * a legacy message POST checked against the shared key.)
+ */
 export function safeEqual(a: string, b: string): boolean {
-  const left = new TextEncoder().encode(a);
-  const right = new TextEncoder().encode(b);
-  return left.length === right.length && timingSafeEqual(left, right);
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
 }

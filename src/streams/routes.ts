@@ -10,6 +10,7 @@ import type { StreamOwner } from "./store.ts";
 const tags = ["Live streams (legacy)"];
 const security = userSecurity;
 const maxMessageBytes = 100 * 1024;
+const utf8 = new TextEncoder();
 /** Frames a slow SSE viewer may have queued before it is disconnected. */
 const maxQueuedFrames = 10_000;
 
@@ -294,7 +295,8 @@ export function streamRoutes() {
     if (message.trim() === "") {
       throw new ApiError(400, "validation_failed", "message is required and must not be blank");
     }
-    if (new TextEncoder().encode(message).length > maxMessageBytes) {
+    // UTF-8 needs at most 3 bytes per UTF-16 unit: only a long message is worth encoding.
+    if (message.length * 3 > maxMessageBytes && utf8.encode(message).length > maxMessageBytes) {
       throw new ApiError(400, "message_too_large", "Message exceeds the 100KB limit");
     }
     const result = await c.get("deps").streams.post(name, {
