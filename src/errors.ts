@@ -97,8 +97,9 @@ export function toApiError(err: unknown): ApiError | undefined {
     }
   }
   // @upstash/redis throws UpstashError for HTTP failures (an outage answers 5xx) and TypeError
-  // when the endpoint cannot be reached: either way the live store is unavailable.
-  if (err instanceof Error && err.name === "UpstashError") {
+  // when the endpoint cannot be reached, rest_pipeline.ts RestError for both: either way the
+  // live store is unavailable.
+  if (err instanceof Error && (err.name === "UpstashError" || err.name === "RestError")) {
     return new UnavailableError("The live store (Redis)");
   }
   if (err instanceof TypeError && /fetch|connect|network|refused/i.test(err.message)) {

@@ -59,6 +59,7 @@ export async function startInstance(
       clearInterval(sweeper);
       deps.hub.close(); // ends open SSE responses, which would otherwise hold the shutdown
       await server.shutdown();
+      deps.live.close();
       await sql.end({ timeout: 5 });
     },
   };

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
+import { restPipeline } from "../src/live/rest_pipeline.ts";
 import { scriptBatcher } from "../src/live/script_batcher.ts";
 import { testConfig } from "./support.ts";
 
@@ -12,13 +13,13 @@ Deno.test("a script batcher answers every call with its own reply in fewer round
     automaticDeserialization: false,
     enableTelemetry: false,
   });
-  const echo = scriptBatcher<string>(redis, "return ARGV[1] .. ':' .. KEYS[1]");
-  let requests = 0;
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = (input, init) => {
-    requests++;
-    return realFetch(input, init);
-  };
+  const pipeline = restPipeline({
+    url: config.redisRestUrl,
+    token: config.redisRestToken,
+    retries: 0,
+    backoff: () => 0,
+  });
+  const echo = scriptBatcher<string>(pipeline, "return ARGV[1] .. ':' .. KEYS[1]");
   try {
     // Calls arriving one after another while earlier ones are in flight.
     const replies: Promise<string>[] = [];
@@ -28,13 +29,14 @@ Deno.test("a script batcher answers every call with its own reply in fewer round
     }
     const answers = await Promise.all(replies);
     answers.forEach((answer, i) => assert.equal(answer, `v${i}:bpt:test:k${i}`));
+    const { requests } = pipeline.stats();
     assert.ok(requests < 200 / 2, `200 calls took ${requests} REST requests`);
 
     // Redis forgot its scripts (restart, failover): the batcher loads the script again.
     await redis.scriptFlush();
     assert.equal(await echo.exec(["bpt:test:x"], ["again"]), "again:bpt:test:x");
   } finally {
-    globalThis.fetch = realFetch;
+    pipeline.close();
   }
 });
 
@@ -45,18 +47,27 @@ Deno.test("a script batcher overlaps at most maxInFlight round trips", async () 
     automaticDeserialization: false,
     enableTelemetry: false,
   });
-  const echo = scriptBatcher<string>(redis, "return ARGV[1]", { maxInFlight: 2 });
+  const pipeline = restPipeline({
+    url: config.redisRestUrl,
+    token: config.redisRestToken,
+    retries: 0,
+    backoff: () => 0,
+  });
   let open = 0;
   let most = 0;
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = async (input, init) => {
-    most = Math.max(most, ++open);
-    try {
-      return await realFetch(input, init);
-    } finally {
-      open--;
-    }
+  const counted = {
+    ...pipeline,
+    send: async (commands: string[][]) => {
+      most = Math.max(most, ++open);
+      try {
+        return await pipeline.send(commands);
+      } finally {
+        open--;
+      }
+    },
   };
+  const echo = scriptBatcher<string>(counted, "return ARGV[1]", { maxInFlight: 2 });
+  await redis.scriptLoad("return ARGV[1]");
   try {
     const replies: Promise<string>[] = [];
     for (let i = 0; i < 300; i++) {
@@ -66,6 +77,6 @@ Deno.test("a script batcher overlaps at most maxInFlight round trips", async () 
     assert.deepEqual(await Promise.all(replies), replies.map((_, i) => `v${i}`));
     assert.equal(most, 2);
   } finally {
-    globalThis.fetch = realFetch;
+    pipeline.close();
   }
 });

@@ -781,3 +781,20 @@ Deno.test("a shared-key or anonymous stream is shared by every shared-key and an
   assert.equal((await readMessages(name)).messages.length, 3);
   assert.equal((await open("DELETE", `/api/streams/${name}`)).status, 200);
 });
+
+Deno.test("POST /api/streams/:name/messages answers 503 while Redis REST cannot be reached", async () => {
+  // Nothing listens on port 9 (discard): every round trip fails fast.
+  const down = await startTestApp({ apiKey: sharedKey, redisRestUrl: "http://127.0.0.1:9" });
+  try {
+    const res = await down.request("POST", "/api/streams/nowhere/messages", {
+      body: { message: "lost?" },
+      headers: key,
+    });
+    assert.equal(res.status, 503);
+    const body = await res.json();
+    assert.equal(body.code, "service_unavailable");
+    assert.match(body.error, /live store \(Redis\) is unavailable/);
+  } finally {
+    await down.close();
+  }
+});

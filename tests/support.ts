@@ -87,6 +87,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     },
     close: async () => {
       deps.hub.close();
+      deps.live.close();
       await sql.end({ timeout: 5 });
     },
   };

@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "@upstash/redis";
+import type { RestPipeline } from "./rest_pipeline.ts";
 
 /**
- * Runs calls of one Lua script, batching calls that arrive while REST round trips are under way
- * into one pipeline request (@upstash/redis only merges calls made in the same tick, and
- * requests arriving on separate sockets never are). At low load a call goes out at once; under
+ * Runs calls of one Lua script as EVALSHA commands, batching calls that arrive while REST round
+ * trips are under way into one pipeline request (@upstash/redis only merges calls made in the
+ * same tick, and requests arriving on separate sockets never are). At low load a call goes out at once; under
  * load up to `maxInFlight` round trips overlap, each carrying what queued since the last one left
  * (one at a time left this thread idle while a batch travelled).
  */
 export function scriptBatcher<T>(
-  redis: Redis,
+  pipeline: RestPipeline,
   script: string,
   options: { maxBatch?: number; maxInFlight?: number } = {},
 ) {
@@ -27,11 +27,11 @@ export function scriptBatcher<T>(
   let planned = false; // a flush is due at the end of this tick
 
   async function send(batch: Call[], retried = false): Promise<void> {
-    const p = redis.pipeline();
-    for (const call of batch) p.evalsha(sha, call.keys, call.args);
-    let replies: { result: unknown; error?: string }[];
+    let replies: { result?: unknown; error?: string }[];
     try {
-      replies = await p.exec({ keepErrors: true }) as { result: unknown; error?: string }[];
+      replies = await pipeline.send(
+        batch.map((call) => ["EVALSHA", sha, String(call.keys.length), ...call.keys, ...call.args]),
+      );
     } catch (err) {
       for (const call of batch) call.reject(err);
       return;
@@ -39,7 +39,8 @@ export function scriptBatcher<T>(
     if (!retried && replies.some((r) => r.error?.startsWith("NOSCRIPT"))) {
       // Redis lost its script cache (restart, failover): load it and run the batch again.
       try {
-        await redis.scriptLoad(script);
+        const [loaded] = await pipeline.send([["SCRIPT", "LOAD", script]]);
+        if (loaded.error) throw new Error(loaded.error);
       } catch (err) {
         for (const call of batch) call.reject(err);
         return;

@@ -1,14 +1,19 @@
 import { Redis } from "@upstash/redis";
+import { type RestPipeline, restPipeline } from "./rest_pipeline.ts";
 
 /** The live store: an Upstash REST client plus the project's key prefix. */
 export type LiveStore = {
   redis: Redis;
   /** The same endpoint without JSON parsing of replies: values come back exactly as stored. */
   raw: Redis;
+  /** Raw pipelines over kept-alive connections, for the hot path (see rest_pipeline.ts). */
+  pipeline: RestPipeline;
   /** Prefixes a key name (`bpt:` + name); bare names are never used. */
   key: (name: string) => string;
   /** True when Redis answers PING within the timeout. */
   ping: (timeoutMs?: number) => Promise<boolean>;
+  /** Closes the kept-alive connections of `pipeline`. */
+  close: () => void;
 };
 
 /** Creates the live store from the REST URL and token. */
@@ -20,17 +25,28 @@ export function createLiveStore(
     token: options.token,
     retry: { retries: options.retries ?? 2, backoff: (n) => 50 * 2 ** n },
     enableTelemetry: false,
+    // Every value is text written by this service: base64 replies only cost time both ways.
+    responseEncoding: false,
   });
   const raw = new Redis({
     url: options.url,
     token: options.token,
     retry: { retries: options.retries ?? 2, backoff: (n) => 50 * 2 ** n },
     enableTelemetry: false,
+    responseEncoding: false,
     automaticDeserialization: false,
+  });
+  const pipeline = restPipeline({
+    url: options.url,
+    token: options.token,
+    retries: options.retries ?? 2,
+    backoff: (n) => 50 * 2 ** n,
   });
   return {
     redis,
     raw,
+    pipeline,
+    close: () => pipeline.close(),
     key: (name) => `${options.prefix}${name}`,
     ping: (timeoutMs = 1000) => withTimeout(redis.ping(), timeoutMs).then((r) => r === "PONG"),
   };

@@ -107,7 +107,7 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
   const registryKey = live.key("streams");
   const eventsKey = live.key("streams:events");
   const create = live.raw.createScript<[number, string]>(createScript);
-  const post = scriptBatcher<number | [string, string]>(live.raw, postScript);
+  const post = scriptBatcher<number | [string, string]>(live.pipeline, postScript);
   const remove = live.raw.createScript<number>(removeScript);
   const keys = (name: string) => [streamKey(name), metaKey(name), registryKey, eventsKey];
 
