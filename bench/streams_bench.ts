@@ -943,7 +943,7 @@ async function main(): Promise<void> {
       line("end to end: wrk, 1 sender (socket, HTTP server, app, Redis)", wrk1.p50, wrk1.p99);
       line("app.fetch with the real store", p(times.real, 50), p(times.real, 99));
       line(
-        "  of which streams.post: Upstash client → REST bridge → Redis Lua",
+        "  of which streams.post: REST pipeline → REST bridge → Redis Lua",
         p(storeTimes, 50),
         p(storeTimes, 99),
       );
