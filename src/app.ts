@@ -1,4 +1,3 @@
-import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { authenticate } from "./auth/middleware.ts";
@@ -7,7 +6,7 @@ import type { AppEnv, Deps } from "./deps.ts";
 import { ApiError, errorResponse, handleError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { docsRoutes } from "./http/docs.ts";
-import { corsHeaders, declaredBodyLimit, requestLog } from "./http/middleware.ts";
+import { corsHeaders, declaredBodyLimit, requestId, requestLog } from "./http/middleware.ts";
 import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter } from "./http/openapi.ts";
 import { userRoutes } from "./users/routes.ts";
@@ -25,7 +24,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   const origins = deps.config.corsOrigins;
 
   app.use(
-    requestId({ headerName: "X-Request-Id" }),
+    requestId,
     async (c, next) => {
       c.set("deps", deps);
       c.set("principal", null);
