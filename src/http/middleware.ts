@@ -52,8 +52,11 @@ export function corsHeaders(options: CorsOptions) {
   return createMiddleware<AppEnv>(async (c, next) => {
     if (c.req.method === "OPTIONS") return await preflight(c, next);
     await next();
-    const origin = c.req.header("origin") ?? "";
-    const allowed = any ? "*" : options.origins.includes(origin) ? origin : null;
+    const allowed = any
+      ? "*"
+      : options.origins.includes(c.req.header("origin") ?? "")
+      ? c.req.header("origin")!
+      : null;
     if (allowed) c.res.headers.set("Access-Control-Allow-Origin", allowed);
     if (expose) c.res.headers.set("Access-Control-Expose-Headers", expose);
     if (!any) c.res.headers.append("Vary", "Origin");
