@@ -44,7 +44,10 @@ Deno.test("a wrong token is a RestError with the status, and a closed client ref
 });
 
 /** A raw HTTP server: `answer` gets each request's number and returns the bytes to write. */
-function rawServer(answer: (n: number, conn: Deno.Conn) => string | null) {
+function rawServer(
+  answer: (n: number, conn: Deno.Conn) => string | null,
+  closeAfter: (n: number) => boolean = () => false,
+) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
   let requests = 0;
@@ -68,7 +71,7 @@ function rawServer(answer: (n: number, conn: Deno.Conn) => string | null) {
             const reply = answer(++requests, conn);
             if (reply === null) continue; // never answer
             await conn.write(new TextEncoder().encode(reply));
-            if (/connection: close/i.test(reply)) break;
+            if (/connection: close/i.test(reply) || closeAfter(requests)) break;
           }
         } catch { /* closed by the test */ }
         conns.delete(conn);
@@ -156,6 +159,23 @@ Deno.test("a kept-alive connection the server dropped is retried on a new one", 
   } finally {
     pipeline.close();
     failing.close();
+    server.close();
+  }
+});
+
+Deno.test("a kept-alive connection closed while idle is not a failure, even without retries", async () => {
+  // The server closes every connection after answering, without saying so (an idle timeout).
+  const server = rawServer((n) => ok(JSON.stringify([{ result: n }])), () => true);
+  const pipeline = restPipeline({ url: server.url, token: "t", retries: 0, backoff: () => 0 });
+  try {
+    for (let i = 1; i <= 3; i++) {
+      assert.deepEqual(await pipeline.send([["X"]]), [{ result: i }]);
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the close reaches the client
+    }
+    assert.equal(server.accepted(), 3);
+    assert.equal(pipeline.stats().requests, 5); // 2 of them on connections found closed
+  } finally {
+    pipeline.close();
     server.close();
   }
 });

@@ -26,6 +26,9 @@ export type RestPipelineOptions = {
   maxIdle?: number;
 };
 
+/** No whole answer within the timeout: the request may still be running, so it is not resent. */
+class NoAnswerError extends Error {}
+
 /** Thrown when the REST API answers with an error status, or (status 0) cannot be reached. */
 export class RestError extends Error {
   override name = "RestError";
@@ -65,14 +68,26 @@ export function restPipeline(options: RestPipelineOptions) {
   }
 
   async function attempt(request: Uint8Array): Promise<HttpResponse> {
-    const conn = idle.pop() ?? await connect();
+    const reused = idle.pop();
+    try {
+      return await exchange(reused ?? await connect(), request);
+    } catch (err) {
+      // A kept-alive connection the server closed while it was idle fails before any byte of an
+      // answer: that is no answer to this request, so it goes once more on a new connection.
+      if (!reused?.answerless || err instanceof NoAnswerError || closed) throw err;
+      return await exchange(await connect(), request);
+    }
+  }
+
+  async function exchange(conn: HttpConnection, request: Uint8Array): Promise<HttpResponse> {
+    requests++;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const response = await Promise.race([
         conn.exchange(request),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`No answer from Redis REST within ${timeoutMs} ms`)),
+            () => reject(new NoAnswerError(`No answer from Redis REST within ${timeoutMs} ms`)),
             timeoutMs,
           );
         }),
@@ -103,7 +118,6 @@ export function restPipeline(options: RestPipelineOptions) {
       request.set(headBytes);
       request.set(body, headBytes.length);
       for (let n = 0;; n++) {
-        requests++;
         let response: HttpResponse;
         try {
           response = await attempt(request);
@@ -130,7 +144,7 @@ export function restPipeline(options: RestPipelineOptions) {
       }
     },
 
-    /** Requests sent (retries included) and connections open: for tests and benchmarks. */
+    /** HTTP requests sent (retries included) and connections open: for tests and benchmarks. */
     stats: () => ({ requests, connections: open.size }),
 
     /** Closes every connection; later sends fail. */
@@ -164,6 +178,8 @@ class HttpConnection {
   #start = 0;
   #end = 0;
   #closed = false;
+  /** True while the current exchange has received no byte (its failure was not an answer). */
+  answerless = true;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -178,6 +194,7 @@ class HttpConnection {
   }
 
   async exchange(request: Uint8Array): Promise<HttpResponse> {
+    this.answerless = true;
     for (let written = 0; written < request.length;) {
       written += await this.#conn.write(request.subarray(written));
     }
@@ -254,6 +271,7 @@ class HttpConnection {
     }
     const n = await this.#conn.read(this.#buffer.subarray(this.#end));
     if (n === null) return false;
+    this.answerless = false;
     this.#end += n;
     return true;
   }
