@@ -20,7 +20,7 @@ export const version = "0.1.0";
 
 /** Builds the HTTP app around its dependencies; does no I/O until a request arrives. */
 export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
-  const app = createRouter();
+  const app = createRouter({ cacheMatches: true });
   const origins = deps.config.corsOrigins;
 
   app.use(
