@@ -213,3 +213,54 @@ Deno.test("an answer that is not the pipeline's replies is an error, not a wrong
     server.close();
   }
 });
+
+Deno.test("an https endpoint works the same, and an untrusted certificate is refused", async () => {
+  const cert = await Deno.readTextFile(new URL("./fixtures/tls/localhost.crt", import.meta.url));
+  const key = await Deno.readTextFile(new URL("./fixtures/tls/localhost.key", import.meta.url));
+  const seen: string[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert, key, onListen: () => {} },
+    async (req) => {
+      seen.push(`${req.method} ${new URL(req.url).pathname} ${req.headers.get("authorization")}`);
+      const commands = await req.json() as string[][];
+      return Response.json(commands.map(([name]) => ({ result: `${name} over TLS` })));
+    },
+  );
+  const { port } = server.addr;
+  const pipeline = restPipeline({
+    url: `https://localhost:${port}/base/`,
+    token: "tls-token",
+    retries: 0,
+    backoff: () => 0,
+    caCerts: [cert],
+  });
+  const untrusting = restPipeline({
+    url: `https://localhost:${port}`,
+    token: "tls-token",
+    retries: 0,
+    backoff: () => 0,
+  });
+  try {
+    assert.deepEqual(await pipeline.send([["PING"], ["ECHO", "x"]]), [
+      { result: "PING over TLS" },
+      { result: "ECHO over TLS" },
+    ]);
+    assert.deepEqual(await pipeline.send([["PING"]]), [{ result: "PING over TLS" }]);
+    assert.deepEqual(seen, [
+      "POST /base/pipeline Bearer tls-token",
+      "POST /base/pipeline Bearer tls-token",
+    ]);
+    assert.equal(pipeline.stats().connections, 1);
+    // A certificate the client does not trust is a failure to reach the endpoint, not an answer.
+    await assert.rejects(untrusting.send([["PING"]]), (err: unknown) => {
+      assert.ok(err instanceof RestError);
+      assert.equal(err.status, 0);
+      return true;
+    });
+    assert.equal(seen.length, 2);
+  } finally {
+    pipeline.close();
+    untrusting.close();
+    await server.shutdown();
+  }
+});

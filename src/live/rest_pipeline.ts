@@ -24,6 +24,8 @@ export type RestPipelineOptions = {
   timeoutMs?: number;
   /** Idle connections kept for the next requests. Default 4. */
   maxIdle?: number;
+  /** Extra trusted certificates (PEM) for an https URL, beside the system's (tests use one). */
+  caCerts?: string[];
 };
 
 /** No whole answer within the timeout: the request may still be running, so it is not resent. */
@@ -59,7 +61,7 @@ export function restPipeline(options: RestPipelineOptions) {
 
   async function connect(): Promise<HttpConnection> {
     const conn = tls
-      ? await Deno.connectTls({ hostname, port })
+      ? await Deno.connectTls({ hostname, port, caCerts: options.caCerts })
       : await Deno.connect({ hostname, port });
     if (!tls) (conn as Deno.TcpConn).setNoDelay(true);
     const connection = new HttpConnection(conn);
