@@ -10,6 +10,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import { safeEqual } from "../src/auth/secrets.ts";
 import { type Reply, ReplyError, RespConnection } from "./resp_connection.ts";
 
 /** Options of {@linkcode startBridge}. */
@@ -246,15 +247,7 @@ function authorized(req: Request, url: URL, token: string): boolean {
   const header = req.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(.+)$/i.exec(header.trim());
   const given = match?.[1] ?? url.searchParams.get("_token");
-  return given != null && constantTimeEqual(given, token);
-}
-
-/** Compares every code unit whatever differs (only the length shows in the time taken). */
-function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return difference === 0;
+  return given != null && safeEqual(given, token);
 }
 
 function badJson(): never {

@@ -1,24 +1,22 @@
 import assert from "node:assert/strict";
-import { Redis } from "@upstash/redis";
-import { restPipeline } from "../src/live/rest_pipeline.ts";
 import { scriptBatcher } from "../src/live/script_batcher.ts";
+import { createLiveStore } from "../src/live/store.ts";
 import { testConfig } from "./support.ts";
 
 const config = testConfig();
 
-Deno.test("a script batcher answers every call with its own reply in fewer round trips", async () => {
-  const redis = new Redis({
+/** The live store on the test bridge: the batcher's pipeline client and an Upstash client. */
+function liveStore() {
+  return createLiveStore({
     url: config.redisRestUrl,
     token: config.redisRestToken,
-    automaticDeserialization: false,
-    enableTelemetry: false,
-  });
-  const pipeline = restPipeline({
-    url: config.redisRestUrl,
-    token: config.redisRestToken,
+    prefix: "bpt:test:",
     retries: 0,
-    backoff: () => 0,
   });
+}
+
+Deno.test("a script batcher answers every call with its own reply in fewer round trips", async () => {
+  const { redis, pipeline, close } = liveStore();
   const echo = scriptBatcher<string>(pipeline, "return ARGV[1] .. ':' .. KEYS[1]");
   try {
     // Calls arriving one after another while earlier ones are in flight.
@@ -36,23 +34,12 @@ Deno.test("a script batcher answers every call with its own reply in fewer round
     await redis.scriptFlush();
     assert.equal(await echo.exec(["bpt:test:x"], ["again"]), "again:bpt:test:x");
   } finally {
-    pipeline.close();
+    close();
   }
 });
 
 Deno.test("a script batcher overlaps at most maxInFlight round trips", async () => {
-  const redis = new Redis({
-    url: config.redisRestUrl,
-    token: config.redisRestToken,
-    automaticDeserialization: false,
-    enableTelemetry: false,
-  });
-  const pipeline = restPipeline({
-    url: config.redisRestUrl,
-    token: config.redisRestToken,
-    retries: 0,
-    backoff: () => 0,
-  });
+  const { redis, pipeline, close } = liveStore();
   let open = 0;
   let most = 0;
   const counted = {
@@ -77,6 +64,6 @@ Deno.test("a script batcher overlaps at most maxInFlight round trips", async () 
     assert.deepEqual(await Promise.all(replies), replies.map((_, i) => `v${i}`));
     assert.equal(most, 2);
   } finally {
-    pipeline.close();
+    close();
   }
 });
