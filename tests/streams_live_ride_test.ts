@@ -78,8 +78,7 @@ Deno.test("a rider's live ride through /api/streams is archived with every sampl
   assert.equal(created.streamName, name);
   assert.equal(created.message, "Stream created successfully");
 
-  const found = await ok(await call("GET", `/api/workouts/by-stream/${name}`, auth));
-  const workout = found.workout;
+  const workout = await ok(await call("GET", `/api/workouts/by-stream/${name}`, auth));
   assert.equal(workout.status, "active");
   assert.equal(workout.streamName, name);
   assert.equal(workout.title, name);
@@ -132,7 +131,7 @@ Deno.test("a rider's live ride through /api/streams is archived with every sampl
   await viewer.ended;
   assert.deepEqual(viewer.frames.at(-1), { type: "stream_deleted", streamName: name });
 
-  const archived = (await ok(await call("GET", `/api/workouts/${workout.id}`, auth))).workout;
+  const archived = await ok(await call("GET", `/api/workouts/${workout.id}`, auth));
   assert.equal(archived.status, "completed");
   assert.equal(archived.startTime, new Date(start).toISOString());
   assert.equal(archived.endTime, new Date(start + 119_000).toISOString());
@@ -174,7 +173,7 @@ Deno.test("a live ride's workout completed through /api/workouts/:id/complete ke
   const name = uniqueName();
   const start = Math.floor((Date.now() - 120_000) / 1000) * 1000;
   await ok(await call("POST", "/api/streams/create", auth, { streamName: name }));
-  const { workout } = await ok(await call("GET", `/api/workouts/by-stream/${name}`, auth));
+  const workout = await ok(await call("GET", `/api/workouts/by-stream/${name}`, auth));
   for (let i = 0; i < 40; i++) {
     await ok(
       await call("POST", `/api/streams/${name}/messages`, auth, {
@@ -217,14 +216,14 @@ Deno.test("a rider streaming with a personal API key gets a workout too", async 
       }),
     );
   }
-  const { workout } = await ok(
+  const workout = await ok(
     await call("GET", `/api/workouts/by-stream/${name}`, { token: rider.accessToken }),
   );
   assert.equal(workout.userId, rider.user.id);
   await ok(await call("DELETE", `/api/streams/${name}`, auth));
-  const archived = (await ok(
+  const archived = await ok(
     await call("GET", `/api/workouts/${workout.id}`, { token: rider.accessToken }),
-  )).workout;
+  );
   assert.equal(archived.status, "completed");
   assert.equal(archived.summary.sampleCount, 5);
 });

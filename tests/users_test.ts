@@ -26,7 +26,7 @@ async function importRide(token: string, samples: unknown[]) {
 async function getWorkout(token: string, id: string) {
   const res = await t.request("GET", `/api/workouts/${id}`, { token });
   assert.equal(res.status, 200);
-  return (await res.json()).workout;
+  return await res.json();
 }
 
 async function putFtp(token: string, id: string, body: unknown) {

@@ -251,7 +251,8 @@ Deno.test("by-stream, PATCH and DELETE work on the rider's own workout", async (
     token: rider.accessToken,
   });
   assert.equal(found.status, 200);
-  assert.equal((await found.json()).workout.id, workout.id);
+  // The bare workout object, as the old service and the PWA have it (COMPAT).
+  assert.equal((await found.json()).id, workout.id);
   const taken = await t.request("POST", "/api/workouts", {
     token: rider.accessToken,
     body: { streamName: name },
@@ -314,9 +315,9 @@ Deno.test("another rider's workout answers 404 on every route", async () => {
   const mine = await (await t.request("GET", `/api/workouts/${id}?includeTelemetry=true`, {
     token: owner.accessToken,
   })).json();
-  assert.equal(mine.workout.title, streamName);
-  assert.equal(mine.workout.status, "active");
-  assert.equal(mine.workout.telemetry.length, 10);
+  assert.equal(mine.title, streamName);
+  assert.equal(mine.status, "active");
+  assert.equal(mine.telemetry.length, 10);
 });
 
 Deno.test("GET /api/workouts/:id/telemetry answers columns at raw, 1s, 10s and 1m", async () => {
@@ -359,8 +360,8 @@ Deno.test("the idle sweeper archives an abandoned ride and leaves no live keys",
   const after = await (await t.request("GET", `/api/workouts/${workout.id}`, {
     token: rider.accessToken,
   })).json();
-  assert.equal(after.workout.status, "completed");
-  assert.equal(after.workout.summary.sampleCount, 120);
+  assert.equal(after.status, "completed");
+  assert.equal(after.summary.sampleCount, 120);
   assert.equal(await liveKeys(workout.id), 0);
 });
 

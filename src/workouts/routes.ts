@@ -286,7 +286,8 @@ const byStream = createRoute({
       streamName: streamName.openapi({ param: { name: "streamName", in: "path" } }),
     }),
   },
-  responses: { 200: json(WorkoutEnvelope, "The active workout"), ...errors(400, 401, 404) },
+  // The bare workout, as the old service answered and the PWA reads it (COMPAT "Workout JSON").
+  responses: { 200: json(WorkoutSchema, "The active workout"), ...errors(400, 401, 404) },
 });
 
 const getOne = createRoute({
@@ -302,7 +303,7 @@ const getOne = createRoute({
       includeTelemetry: z.enum(["true", "false"]).default("false"),
     }),
   },
-  responses: { 200: json(WorkoutEnvelope, "The workout"), ...errors(400, 401, 404) },
+  responses: { 200: json(WorkoutSchema, "The bare workout (COMPAT)"), ...errors(400, 401, 404) },
 });
 
 const patch = createRoute({
@@ -533,7 +534,7 @@ export function workoutRoutes() {
       userId: userIdOf(c.var.principal),
     });
     if (!row) throw new ApiError(404, "not_found", "No active workout for this stream");
-    return c.json({ success: true as const, workout: workoutJson(row) }, 200);
+    return c.json(workoutJson(row), 200);
   });
 
   app.openapi(getOne, async (c) => {
@@ -546,7 +547,7 @@ export function workoutRoutes() {
       : row.status === "completed"
       ? await readTelemetry(c.var.deps.sql, row)
       : (await c.var.deps.workoutLive.readAll(ids.workoutId)).samples;
-    return c.json({ success: true as const, workout: workoutJson(row, samples) }, 200);
+    return c.json(workoutJson(row, samples), 200);
   });
 
   app.openapi(patch, async (c) => {

@@ -148,14 +148,14 @@ Deno.test("rider B cannot change, complete, feed or delete rider A's workouts: 4
     }
   }
   assert.deepEqual(await snapshotA(), before);
-  const still = await okJson<{ workout: Workout }>(
+  const still = await okJson<Workout>(
     await t.request("GET", `/api/workouts/${completedId}`, { token: a.accessToken }),
   );
-  assert.equal(still.workout.title, "A's ride");
-  const active = await okJson<{ workout: Workout }>(
+  assert.equal(still.title, "A's ride");
+  const active = await okJson<Workout>(
     await t.request("GET", `/api/workouts/${activeId}`, { token: a.accessToken }),
   );
-  assert.equal(active.workout.status, "active");
+  assert.equal(active.status, "active");
 });
 
 Deno.test("rider B cannot post to, take over or delete rider A's stream: 403 and nothing changes", async () => {

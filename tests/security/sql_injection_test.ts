@@ -42,7 +42,7 @@ async function assertVictimIntact() {
   const res = await t.request("GET", `/api/workouts/${victimWorkoutId}?includeTelemetry=true`, {
     token: victim.accessToken,
   });
-  const { workout } = await okJson<{ workout: Record<string, unknown> }>(res, "victim's ride");
+  const workout = await okJson<Record<string, unknown>>(res, "victim's ride");
   assert.equal(workout.title, "Victim's ride");
   assert.equal(workout.status, "completed");
   assert.equal((workout.telemetry as unknown[]).length, 120);
@@ -193,10 +193,10 @@ Deno.test("text with a NUL character is refused with 400 in every Postgres text 
     await t.request("GET", "/api/users/me", { token: rider.accessToken }),
   );
   assert.equal(me.displayName, null);
-  const workout = await okJson<{ workout: { title: string; sport: string } }>(
+  const workout = await okJson<{ title: string; sport: string }>(
     await t.request("GET", `/api/workouts/${id}`, { token: rider.accessToken }),
   );
-  assert.deepEqual([workout.workout.title, workout.workout.sport], ["ok", "cycling"]);
+  assert.deepEqual([workout.title, workout.sport], ["ok", "cycling"]);
   await assertTablesIntact(t.sql, before);
   await assertVictimIntact();
 });
@@ -283,10 +283,10 @@ Deno.test("workout title, description and sport store injection text verbatim", 
       });
       const { workout } = await okJson<{ workout: Record<string, unknown> }>(res, text);
       assert.equal(workout[field], text, `${field} ${text}`);
-      const read = await okJson<{ workout: Record<string, unknown> }>(
+      const read = await okJson<Record<string, unknown>>(
         await t.request("GET", `/api/workouts/${id}`, { token: rider.accessToken }),
       );
-      assert.equal(read.workout[field], text, `${field} read back ${text}`);
+      assert.equal(read[field], text, `${field} read back ${text}`);
     }
     const tooLong = await t.request("PATCH", `/api/workouts/${id}`, {
       token: rider.accessToken,
