@@ -75,6 +75,9 @@ export const configSchema = z
     ALLOW_ANONYMOUS_STREAMS: booleanText.default(false),
     STREAM_POLL_MS: z.coerce.number().int().min(20).max(5000).default(200),
     SSE_HEARTBEAT_S: z.coerce.number().int().min(1).default(15),
+    SSE_MAX_PER_RIDER: z.coerce.number().int().min(0).default(20),
+    SSE_MAX_PER_ADDRESS: z.coerce.number().int().min(0).default(20),
+    SHARE_LINK_MAX_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
     OIDC_PROVIDERS: oidcProviders.default([]),
     OIDC_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
@@ -136,6 +139,10 @@ export type Config = {
   allowAnonymousStreams: boolean;
   streamPollMs: number;
   sseHeartbeatS: number;
+  /** Open SSE connections allowed per rider, and per address for share-link and anonymous viewers (0: no cap). */
+  sseMax: { perRider: number; perAddress: number };
+  /** The longest a share link may live. */
+  shareLinkMaxDays: number;
   rateLimitPerMinute: number;
   oidc: { providers: OidcProvider[]; httpTimeoutMs: number; jwksCooldownS: number };
   apiKeysPerUserMax: number;
@@ -198,6 +205,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     allowAnonymousStreams: e.ALLOW_ANONYMOUS_STREAMS,
     streamPollMs: e.STREAM_POLL_MS,
     sseHeartbeatS: e.SSE_HEARTBEAT_S,
+    sseMax: { perRider: e.SSE_MAX_PER_RIDER, perAddress: e.SSE_MAX_PER_ADDRESS },
+    shareLinkMaxDays: e.SHARE_LINK_MAX_DAYS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     oidc: {
       providers: e.OIDC_PROVIDERS.map((p) => ({

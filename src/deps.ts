@@ -6,6 +6,7 @@ import { liveServices } from "./live/services.ts";
 import type { WorkoutLive } from "./live/workout_live.ts";
 import type { Hub } from "./streams/hub.ts";
 import type { StreamStore } from "./streams/store.ts";
+import type { SseSlots } from "./streams/sse_slots.ts";
 import type { Logger } from "./log.ts";
 
 /** Who is calling: a rider (by token or personal API key) or an old client with the shared key. */
@@ -22,6 +23,7 @@ export type Deps = {
   workoutLive: WorkoutLive;
   streams: StreamStore;
   hub: Hub;
+  sseSlots: SseSlots;
   tokens: TokenIssuer;
   log: Logger;
 };

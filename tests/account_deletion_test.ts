@@ -135,7 +135,8 @@ Deno.test("DELETE /api/users/me removes the rider's rides, samples, rollups, liv
   const { live } = t.deps;
 
   // Rider A, to be deleted: FTP history, two archived rides a month apart, a live workout with
-  // samples, a legacy stream that started a workout, a stream without a workout, an API key.
+  // samples, a legacy stream that started a workout, a second stream whose first message started
+  // one (a rider's message always lands in a workout), an API key.
   const a = await registerRider(t);
   const token = a.accessToken;
   await ok(await t.request("PUT", "/api/users/me/ftp", { token, body: { ftp: 250 } }));
@@ -173,9 +174,12 @@ Deno.test("DELETE /api/users/me removes the rider's rides, samples, rollups, liv
   await ok(
     await t.request("POST", `/api/streams/${aLooseStream}/messages`, {
       token,
-      body: { message: "no workout here" },
+      body: { message: "a workout starts here" },
     }),
   );
+  const looseWorkout = (await ok(
+    await t.request("GET", `/api/workouts/by-stream/${aLooseStream}`, { token }),
+  )).id as string;
   const key = await addApiKey(a.user.id);
 
   // Rider B, who stays: a ride on the same day, and a stream.
@@ -199,6 +203,13 @@ Deno.test("DELETE /api/users/me removes the rider's rides, samples, rollups, liv
   assert.equal(aCurve.curve.find((p: { duration: number }) => p.duration === 1200).watts, 300);
   const bBefore = await view(b.accessToken);
   const bRows = await rowsOf(b.user.id);
+  // B may watch A's stream once A makes it public.
+  await ok(
+    await t.request("PUT", `/api/streams/${aStream}/visibility`, {
+      token,
+      body: { visibility: "public" },
+    }),
+  );
   const viewer = await openSse(
     (req) => t.app.fetch(req),
     `http://localhost/api/streams/${aStream}/listen`,
@@ -207,7 +218,7 @@ Deno.test("DELETE /api/users/me removes the rider's rides, samples, rollups, liv
   await viewer.waitForCount(1);
 
   const res = await t.request("DELETE", "/api/users/me", { token });
-  assert.deepEqual(await ok(res), { success: true, deletedWorkouts: 4, deletedStreams: 2 });
+  assert.deepEqual(await ok(res), { success: true, deletedWorkouts: 5, deletedStreams: 2 });
 
   // A's credentials are dead: access token, refresh token, API key, password.
   assert.equal((await t.request("GET", "/api/users/me", { token })).status, 401);
@@ -227,7 +238,7 @@ Deno.test("DELETE /api/users/me removes the rider's rides, samples, rollups, liv
   // No row of A is left anywhere, rollups included.
   const after = await rowsOf(a.user.id);
   for (const [table, n] of Object.entries(after)) assert.equal(n, 0, `${table} still has A's rows`);
-  const workoutIds = [...aRides, liveWorkout, streamWorkout];
+  const workoutIds = [...aRides, liveWorkout, streamWorkout, looseWorkout];
   const [byWorkout] = await t.sql`
     select count(*)::int as n from telemetry where workout_id = any(${workoutIds}::uuid[])
   `;

@@ -757,7 +757,8 @@ Deno.test("a rider's stream is theirs: another rider posting or deleting gets 40
   assert.equal(typeof delBody.error, "string");
 
   // Nothing changed; the owner still may.
-  assert.equal((await readMessages(name)).messages.length, 1);
+  const read = await api("GET", `/api/streams/${name}/messages`, { token: owner.accessToken });
+  assert.equal((await read.json()).messages.length, 1);
   await postMessage(name, { message: "mine" }, { token: owner.accessToken });
   assert.equal(
     (await api("DELETE", `/api/streams/${name}`, { token: owner.accessToken })).status,

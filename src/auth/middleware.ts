@@ -5,6 +5,8 @@ import { hashSecret, safeEqual } from "./secrets.ts";
 import { isSessionActive, useApiKey } from "./session_queries.ts";
 
 const sseRoute = /^\/api\/streams\/(listenAll|[a-zA-Z0-9_-]{1,64}\/listen)$/;
+/** The routes a share link opens (src/streams/access.ts checks the link itself). */
+const shareRoute = /^\/api\/streams\/[a-zA-Z0-9_-]{1,64}\/(listen|messages)$/;
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Prefix of personal API keys. */
@@ -67,7 +69,10 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     // Without a shared key configured, the old service ignored X-API-Key; so does this one.
   }
 
-  if (principal === null && config.apiKey !== undefined && !c.req.path.startsWith("/api/auth/")) {
+  if (
+    principal === null && config.apiKey !== undefined && !c.req.path.startsWith("/api/auth/") &&
+    !(c.req.method === "GET" && c.req.query("share") !== undefined && shareRoute.test(c.req.path))
+  ) {
     throw invalidApiKey();
   }
   c.set("principal", principal);

@@ -10,7 +10,9 @@ import type { LiveStore } from "./store.ts";
  * - `workout:<id>:samples` stream: one entry per accepted batch, field `s` holding one JSON
  *   document `[[time, power, cadence, heartRate, speed, distance, altitude, lat, lon], …]`
  *   (a JSON document so that @upstash/redis's parsing of stream values is lossless);
- * - `workouts:active` sorted set: workout id scored by its last write (ms), for the idle sweeper.
+ * - `workouts:active` sorted set: workout id scored by its last write (ms), for the idle sweeper;
+ * - `workouts:ended:<id>` a marker left for a minute after a workout's live keys are removed, so a
+ *   request that read the workout as active just before it was archived cannot open it again.
  *
  * Every write refreshes the TTL of the workout's keys, so an abandoned ride never leaks memory.
  */
@@ -34,15 +36,35 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return id
 `;
 
+// A workout whose live keys are gone (expired, flushed) is still closed, so that nothing can
+// revive it while it is archived.
 const closeScript = `
 local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 0 end
+if not state then
+  redis.call('HSET', KEYS[1], 'state', 'closing', 'closing_at', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
 if state == 'closing' and tonumber(redis.call('HGET', KEYS[1], 'closing_at') or '0') > tonumber(ARGV[2]) then
   return -1
 end
 redis.call('HSET', KEYS[1], 'state', 'closing', 'closing_at', ARGV[1])
 return 1
 `;
+
+// KEYS: meta, ended marker, workouts:active. ARGV: user, ttl, now, id.
+// 0: ended (archived or deleted); 1: live keys already there; 2: opened again.
+const reviveScript = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+redis.call('HSET', KEYS[1], 'user', ARGV[1], 'state', 'active')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 2
+`;
+
+/** How long the ended marker of a workout stays (ms): far longer than any request that read it as active. */
+const endedMarkerMs = 60_000;
 
 /** What appending a batch did. */
 export type AppendResult =
@@ -79,11 +101,14 @@ function decodeEntry(value: unknown): Sample[] {
 
 /** Live-sample operations for workouts, built on the live store. */
 export function workoutLive(live: LiveStore, options: { ttlMs: number; maxSpanMs: number }) {
+  const ttlMs = options.ttlMs;
   const metaKey = (id: string) => live.key(`workout:${id}`);
   const streamKey = (id: string) => live.key(`workout:${id}:samples`);
   const activeKey = live.key("workouts:active");
   const ingest = live.redis.createScript<number | string>(ingestScript);
+  const endedKey = (id: string) => live.key(`workouts:ended:${id}`);
   const close = live.redis.createScript<number>(closeScript);
+  const revive = live.redis.createScript<number>(reviveScript);
 
   return {
     /** Registers a workout as live for its owner (idempotent). */
@@ -151,6 +176,25 @@ export function workoutLive(live: LiveStore, options: { ttlMs: number; maxSpanMs
     },
 
     /**
+     * Opens the live keys of an active workout again when they are gone (Redis lost them), unless
+     * the workout was archived or deleted meanwhile. Answers "ended", "live" (they were there)
+     * or "revived".
+     */
+    async revive(
+      workoutId: string,
+      userId: string,
+      now = Date.now(),
+    ): Promise<"ended" | "live" | "revived"> {
+      const result = await revive.exec([metaKey(workoutId), endedKey(workoutId), activeKey], [
+        userId,
+        String(options.ttlMs),
+        String(now),
+        workoutId,
+      ]);
+      return result === 0 ? "ended" : result === 1 ? "live" : "revived";
+    },
+
+    /**
      * Stops ingest before archiving. Answers false when another closer holds it (closing for
      * less than `staleMs`) or the workout is not live.
      */
@@ -159,6 +203,7 @@ export function workoutLive(live: LiveStore, options: { ttlMs: number; maxSpanMs
       const result = await close.exec([metaKey(workoutId)], [
         String(now),
         String(now - (options.staleMs ?? 5 * 60_000)),
+        String(ttlMs),
       ]);
       return result === 1;
     },
@@ -177,11 +222,12 @@ export function workoutLive(live: LiveStore, options: { ttlMs: number; maxSpanMs
       return (await live.redis.exists(metaKey(workoutId), streamKey(workoutId))) > 0;
     },
 
-    /** Deletes a workout's live keys (after archiving or deleting it). */
+    /** Deletes a workout's live keys (after archiving or deleting it) and marks it ended. */
     async remove(workoutId: string): Promise<void> {
       const tx = live.redis.multi();
       tx.del(metaKey(workoutId), streamKey(workoutId));
       tx.zrem(activeKey, workoutId);
+      tx.set(endedKey(workoutId), "1", { px: endedMarkerMs });
       await tx.exec();
     },
 

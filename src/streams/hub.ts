@@ -1,9 +1,20 @@
 import type { LiveStore } from "../live/store.ts";
 import type { Logger } from "../log.ts";
-import type { PostedEntry, StreamStore } from "./store.ts";
+import type { PostedEntry, StreamMeta, StreamStore } from "./store.ts";
 
-/** A connected SSE viewer: the hub writes whole encoded frames to it and ends it. */
-export type Viewer = { write: (bytes: Uint8Array) => void; end: () => void };
+/**
+ * A connected SSE viewer: the hub writes whole encoded frames to it and ends it.
+ *
+ * `canSee` says which streams it may see (every stream when absent); `tags` name the credentials
+ * it connected with (`session:<id>`, `api_key:<id>`, `user:<id>`, `share:<id>`), so that revoking
+ * one of them ends it.
+ */
+export type Viewer = {
+  write: (bytes: Uint8Array) => void;
+  end: () => void;
+  canSee?: (name: string, meta: StreamMeta) => boolean;
+  tags?: readonly string[];
+};
 
 /** Counters that show what the hub costs. */
 export type HubStats = {
@@ -54,6 +65,13 @@ export function createHub(
   const byStream = new Map<string, Set<Viewer>>();
   const all = new Set<Viewer>();
   const cursors = new Map<string, string>(); // stream name -> last id delivered
+  // Single-stream viewers that joined after entries listenAll viewers have yet to get: the last
+  // id before they joined (they get only newer entries).
+  const floors = new Map<Viewer, string>();
+  // Streams read from the start for listenAll viewers: the last id before that, which their own
+  // viewers have to get past first.
+  const catchUps = new Map<string, string>();
+  const metas = new Map<string, StreamMeta | null>(); // what access checks need, per stream
   let eventsCursor: string | null = null;
   const pending = new Map<string, Promise<void>>(); // first cursor reads in flight
   let allPending: Promise<void> | undefined;
@@ -105,7 +123,7 @@ export function createHub(
     if (closed) return;
     if (viewerCount() === 0) {
       running = false;
-      cursors.clear();
+      for (const name of [...cursors.keys()]) forget(name);
       return;
     }
     const names = [...cursors.keys()];
@@ -117,6 +135,7 @@ export function createHub(
         | [string, RawEntry[]][]
         | null;
       const events: Record<string, string>[] = [];
+      const batches: [string, RawEntry[]][] = [];
       for (const [key, entries] of reply ?? []) {
         if (key === store.eventsKey) {
           for (const [id, raw] of entries) {
@@ -126,7 +145,13 @@ export function createHub(
           continue;
         }
         const name = names[keys.indexOf(key) - 1];
-        if (name === undefined || !cursors.has(name)) continue;
+        if (name !== undefined) batches.push([name, entries]);
+      }
+      // Who may see what first: a stream made private is never shown to others afterwards.
+      for (const event of events) noteMeta(event);
+      await loadMetas(batches.map(([name]) => name));
+      for (const [name, entries] of batches) {
+        if (!cursors.has(name)) continue;
         for (const [id, raw] of entries) {
           // Entries this instance relayed itself while the read was under way are not repeated.
           if (isAfter(id, cursors.get(name))) deliver(name, id, fields(raw));
@@ -140,13 +165,55 @@ export function createHub(
     schedule();
   }
 
+  /** Takes the owner and visibility an event carries (created, visibility) into the cache. */
+  function noteMeta(event: Record<string, string>) {
+    const name = event.stream;
+    if (!name || !event.owner) return;
+    if (event.type === "created" || event.type === "visibility") {
+      const known = metas.get(name);
+      metas.set(name, {
+        owner: event.owner as StreamMeta["owner"],
+        workout: known?.workout ?? null,
+        visibility: event.visibility === "public" ? "public" : "private",
+      });
+    }
+  }
+
+  /** Reads the meta of streams not in the cache yet (one round trip). */
+  async function loadMetas(names: string[]) {
+    const missing = names.filter((name) => !metas.has(name));
+    if (missing.length === 0) return;
+    redisReads++;
+    const found = await store.metas(missing);
+    missing.forEach((name, i) => metas.set(name, found[i]));
+  }
+
+  function sees(viewer: Viewer, name: string): boolean {
+    if (!viewer.canSee) return true;
+    const meta = metas.get(name);
+    return meta ? viewer.canSee(name, meta) : false;
+  }
+
+  /** Stops tracking a stream nobody here watches. */
+  function forget(name: string) {
+    cursors.delete(name);
+    catchUps.delete(name);
+    metas.delete(name);
+  }
+
   function deliver(name: string, id: string, data: Record<string, string>) {
     cursors.set(name, id);
+    const catchUp = catchUps.get(name);
+    if (catchUp !== undefined && !isAfter(catchUp, id)) catchUps.delete(name);
     const text = frame({ type: "message", id, data });
-    for (const viewer of byStream.get(name) ?? []) safeWrite(viewer, text);
+    for (const viewer of byStream.get(name) ?? []) {
+      const floor = floors.get(viewer);
+      if (floor !== undefined && !isAfter(id, floor)) continue;
+      if (sees(viewer, name)) safeWrite(viewer, text);
+    }
     if (all.size > 0) {
       const withStream = frame({ type: "message", stream: name, id, data });
-      for (const viewer of all) safeWrite(viewer, withStream);
+      for (const viewer of all) if (sees(viewer, name)) safeWrite(viewer, withStream);
     }
   }
 
@@ -167,12 +234,15 @@ export function createHub(
     if (event.type === "deleted") {
       const text = frame({ type: "stream_deleted", streamName: name });
       for (const viewer of byStream.get(name) ?? []) {
-        safeWrite(viewer, text);
+        if (sees(viewer, name)) safeWrite(viewer, text);
+        floors.delete(viewer);
         viewer.end();
       }
       byStream.delete(name);
-      for (const viewer of all) safeWrite(viewer, text);
-      cursors.delete(name);
+      // listenAll viewers read `stream`, as on every other frame they get (COMPAT).
+      const withStream = frame({ type: "stream_deleted", stream: name, streamName: name });
+      for (const viewer of all) if (sees(viewer, name)) safeWrite(viewer, withStream);
+      forget(name);
     }
   }
 
@@ -181,7 +251,11 @@ export function createHub(
      * Adds a viewer of one stream (or of every stream with `null`), from now on.
      * Answers the function that removes it.
      */
-    async subscribe(stream: string | null, viewer: Viewer): Promise<() => void> {
+    async subscribe(
+      stream: string | null,
+      viewer: Viewer,
+      meta?: StreamMeta | null,
+    ): Promise<() => void> {
       if (closed) throw new Error("Stream hub is closed");
       if (stream === null) {
         if (all.size === 0) {
@@ -191,25 +265,35 @@ export function createHub(
             const streams = await store.list();
             for (const s of streams) {
               if (!cursors.has(s.name)) cursors.set(s.name, s.lastMessageId ?? "0-0");
+              metas.set(s.name, s.meta);
             }
           })().finally(() => allPending = undefined);
           await allPending;
         }
         all.add(viewer);
       } else {
+        if (meta !== undefined && !metas.has(stream)) metas.set(stream, meta);
         // Concurrent first viewers share one read, and a cursor is never moved back.
         if (!cursors.has(stream)) {
           let first = pending.get(stream);
           if (!first) {
             first = lastId(store.streamKey(stream))
               .then((id) => {
-                if (!cursors.has(stream)) cursors.set(stream, id);
+                if (cursors.has(stream)) return;
+                if (all.size === 0) return void cursors.set(stream, id);
+                // listenAll viewers are owed every entry of a stream they have not been sent
+                // yet (it was created after they connected): read it from the start for them,
+                // and only what comes after `id` for this stream's own viewers.
+                cursors.set(stream, "0-0");
+                catchUps.set(stream, id);
               })
               .finally(() => pending.delete(stream));
             pending.set(stream, first);
           }
           await first;
         }
+        const floor = catchUps.get(stream);
+        if (floor !== undefined) floors.set(viewer, floor);
         let set = byStream.get(stream);
         if (!set) byStream.set(stream, set = new Set());
         set.add(viewer);
@@ -217,16 +301,17 @@ export function createHub(
       await startLoop();
       return () => {
         all.delete(viewer);
+        floors.delete(viewer);
         if (stream !== null) {
           const set = byStream.get(stream);
           set?.delete(viewer);
           if (set?.size === 0) {
             byStream.delete(stream);
-            if (all.size === 0) cursors.delete(stream);
+            if (all.size === 0) forget(stream);
           }
         }
         if (all.size === 0) {
-          for (const name of [...cursors.keys()]) if (!byStream.has(name)) cursors.delete(name);
+          for (const name of [...cursors.keys()]) if (!byStream.has(name)) forget(name);
         }
       };
     },
@@ -241,6 +326,21 @@ export function createHub(
       const cursor = cursors.get(stream);
       if (closed || cursor === undefined || cursor !== entry.previousId) return;
       deliver(stream, entry.messageId, entry.fields);
+    },
+
+    /**
+     * Ends every viewer here that connected with one of these credentials (a revoked key or
+     * session, a deleted account, a revoked share link). Answers how many were ended.
+     */
+    endTagged(tag: string): number {
+      let ended = 0;
+      for (const viewer of allViewers()) {
+        if (viewer.tags?.includes(tag)) {
+          viewer.end();
+          ended++;
+        }
+      }
+      return ended;
     },
 
     /** What the hub is doing now. */
@@ -262,7 +362,8 @@ export function createHub(
       for (const viewer of allViewers()) viewer.end();
       byStream.clear();
       all.clear();
-      cursors.clear();
+      floors.clear();
+      for (const name of [...cursors.keys()]) forget(name);
     },
   };
 }

@@ -1,11 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv, Principal } from "../deps.ts";
+import { requireUser, userIdOf } from "../auth/middleware.ts";
+import { randomSecret } from "../auth/secrets.ts";
+import { hashSecret } from "../auth/secrets.ts";
+import type { AppEnv } from "../deps.ts";
 import { ApiError } from "../errors.ts";
+import { clientAddress } from "../http/client_address.ts";
 import { createRouter, errors, json, jsonBody, userSecurity } from "../http/openapi.ts";
-import { completeWorkout, startWorkout } from "../workouts/lifecycle.ts";
-import { frame } from "./hub.ts";
-import type { StreamOwner } from "./store.ts";
+import { completeWorkout } from "../workouts/lifecycle.ts";
+import { canRead, ownerOf, shareTokenPrefix, type StreamCaller, streamCaller } from "./access.ts";
+import { frame, type Viewer } from "./hub.ts";
+import { ensureLiveWorkout } from "./live_rides.ts";
+import { insertShare, listShares, revokeShare } from "./share_queries.ts";
+import type { StreamMeta } from "./store.ts";
 
 const tags = ["Live streams (legacy)"];
 const security = userSecurity;
@@ -36,20 +43,28 @@ function rangeId(name: string) {
 
 const EntrySchema = z.object({ id: z.string(), data: z.record(z.string(), z.string()) });
 
-/** The caller as a stream owner: a rider, or the shared key / anonymous (when allowed). */
-function ownerOf(c: Context<AppEnv>): StreamOwner {
-  const principal: Principal | null = c.get("principal");
-  if (principal?.kind === "user") return `user:${principal.userId}`;
-  if (principal?.kind === "legacy" || c.get("deps").config.allowAnonymousStreams) return "shared";
-  throw new ApiError(401, "unauthorized", "Unauthorized: Invalid API Key", {
-    extra: { hint: "Use the X-API-Key header for authentication" },
-    headers: { "WWW-Authenticate": 'Bearer realm="bike-power-tracker"' },
-  });
-}
-
 function forbidden(): ApiError {
   return new ApiError(403, "forbidden", "Only the stream's owner may do that");
 }
+
+function notVisible(): ApiError {
+  return new ApiError(403, "forbidden", "This stream is private to its rider");
+}
+
+/** `?share=`: the secret of a share link, for viewers without an account. */
+const shareQuery = z.string().max(200).optional().openapi({
+  param: { name: "share", in: "query" },
+  description: "A share link's secret (`bpts_…`): lets a viewer without an account watch",
+});
+
+const ShareSchema = z.object({
+  id: z.uuid(),
+  streamName: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  revokedAt: z.string().nullable(),
+  active: z.boolean().openapi({ description: "Neither revoked nor expired" }),
+}).openapi("StreamShare");
 
 const create = createRoute({
   method: "post",
@@ -104,7 +119,7 @@ const list = createRoute({
   method: "get",
   path: "/",
   tags,
-  summary: "Every live stream",
+  summary: "The live streams the caller may see (own, public, or shared-key ones)",
   security,
   responses: {
     200: json(
@@ -126,11 +141,12 @@ const readMessages = createRoute({
   method: "get",
   path: "/{name}/messages",
   tags,
-  summary: "Entries of a stream between two ids (count capped at 1000)",
+  summary: "Entries of a stream between two ids (count capped at 1000; also with ?share=)",
   security,
   request: {
     params: NameParams,
     query: z.object({
+      share: shareQuery,
       start: rangeId("start").default("-"),
       end: rangeId("end").default("+"),
       count: z.coerce.number().int().min(1).default(100).transform((n) => Math.min(n, 1000)),
@@ -141,7 +157,7 @@ const readMessages = createRoute({
       z.object({ streamName: z.string(), messages: z.array(EntrySchema) }),
       "Entries (an unknown stream has none)",
     ),
-    ...errors(400, 401),
+    ...errors(400, 401, 403),
   },
 });
 
@@ -149,7 +165,7 @@ const cleanup = createRoute({
   method: "delete",
   path: "/cleanup",
   tags,
-  summary: "Delete streams whose last entry is older than `retention` ms (shared key only)",
+  summary: "Delete shared streams whose last entry is older than `retention` ms (shared key only)",
   security: [{ apiKeyAuth: [] }] as Record<string, string[]>[],
   request: {
     query: z.object({ retention: z.coerce.number().int().min(0).default(24 * 3600_000) }),
@@ -181,16 +197,16 @@ const sseResponse = {
     content: { "text/event-stream": { schema: z.string() } },
     description: "Unnamed `data:` frames: connected, message…, stream_deleted",
   },
-  ...errors(400, 401),
+  ...errors(400, 401, 403, 429),
 };
 
 const listen = createRoute({
   method: "get",
   path: "/{name}/listen",
   tags,
-  summary: "Server-sent events of one stream (also accepts ?apiKey=)",
+  summary: "Server-sent events of one stream (also accepts ?apiKey= or ?share=)",
   security,
-  request: { params: NameParams },
+  request: { params: NameParams, query: z.object({ share: shareQuery }) },
   responses: sseResponse,
 });
 
@@ -198,9 +214,96 @@ const listenAll = createRoute({
   method: "get",
   path: "/listenAll",
   tags,
-  summary: "Server-sent events of every stream (also accepts ?apiKey=)",
+  summary: "Server-sent events of every stream the caller may see (also accepts ?apiKey=)",
   security,
   responses: sseResponse,
+});
+
+const createShare = createRoute({
+  method: "post",
+  path: "/{name}/shares",
+  tags,
+  summary: "Create a share link: anyone with it may watch this stream until it expires",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: NameParams,
+    body: {
+      content: {
+        "application/json": {
+          schema: z.object({
+            expiresInMinutes: z.number().int().min(1).optional().openapi({
+              description: "Minutes the link lives (default 24 h; at most SHARE_LINK_MAX_DAYS)",
+            }),
+          }),
+        },
+      },
+      required: false,
+    },
+  },
+  responses: {
+    201: json(
+      ShareSchema.extend({
+        token: z.string().openapi({ description: "The secret; shown once" }),
+        listenUrl: z.string(),
+        messagesUrl: z.string(),
+      }),
+      "Created",
+    ),
+    ...errors(400, 401, 403),
+  },
+});
+
+const getShares = createRoute({
+  method: "get",
+  path: "/{name}/shares",
+  tags,
+  summary: "The rider's share links of a stream, newest first",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: { params: NameParams },
+  responses: {
+    200: json(z.object({ shares: z.array(ShareSchema) }), "Share links"),
+    ...errors(400, 401),
+  },
+});
+
+const deleteShare = createRoute({
+  method: "delete",
+  path: "/{name}/shares/{id}",
+  tags,
+  summary: "Revoke a share link; its open viewers are disconnected",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: NameParams.extend({
+      id: z.uuid("must be a share link id (UUID)").openapi({ param: { name: "id", in: "path" } }),
+    }),
+  },
+  responses: {
+    200: json(z.object({ success: z.literal(true), message: z.string() }), "Revoked"),
+    ...errors(400, 401, 404),
+  },
+});
+
+const setVisibility = createRoute({
+  method: "put",
+  path: "/{name}/visibility",
+  tags,
+  summary: "Make a rider's stream public (anyone may watch) or private again",
+  security: userSecurity,
+  middleware: [requireUser] as const,
+  request: {
+    params: NameParams,
+    body: jsonBody(z.object({ visibility: z.enum(["private", "public"]) })),
+  },
+  responses: {
+    200: json(
+      z.object({ streamName: z.string(), visibility: z.enum(["private", "public"]) }),
+      "Changed",
+    ),
+    ...errors(400, 401, 403, 404),
+  },
 });
 
 /** Deletes a stream, archiving its workout first; false when there was no stream. */
@@ -219,13 +322,54 @@ async function deleteStream(c: Context<AppEnv>, name: string): Promise<boolean> 
   return true;
 }
 
-function sse(c: Context<AppEnv>, stream: string | null): Response {
-  const hub = c.get("deps").hub;
+function tooManyViewers(max: number): ApiError {
+  return new ApiError(
+    429,
+    "too_many_connections",
+    `At most ${max} live connections may be open at once; close one first`,
+    { headers: { "Retry-After": "5" } },
+  );
+}
+
+/** Takes an SSE slot for the caller: per rider, or per address for anonymous viewers. */
+async function takeSlot(c: Context<AppEnv>, caller: StreamCaller): Promise<string | undefined> {
+  const { config, sseSlots } = c.get("deps");
+  let holder: string;
+  let max: number;
+  if (caller.kind === "rider") {
+    [holder, max] = [`user:${caller.userId}`, config.sseMax.perRider];
+  } else if (caller.kind === "share" || caller.anonymous) {
+    const address = clientAddress(c, config.trustedProxyHops);
+    [holder, max] = [`addr:${await sha256Hex(address)}`, config.sseMax.perAddress];
+  } else {
+    return undefined; // the deployment's shared key: its operator's own clients
+  }
+  if (max <= 0) return undefined;
+  const slot = await sseSlots.take(holder, max);
+  if (slot === null) throw tooManyViewers(max);
+  return slot;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const hash = await hashSecret(text);
+  return Array.from(hash.slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function sse(
+  c: Context<AppEnv>,
+  caller: StreamCaller,
+  stream: { name: string; meta: StreamMeta | null } | null,
+): Promise<Response> {
+  const { hub, sseSlots } = c.get("deps");
+  const slot = await takeSlot(c, caller);
   let unsubscribe: (() => void) | undefined;
   let finished = false;
+  const release = () => {
+    if (slot !== undefined) sseSlots.give(slot);
+  };
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
-      const viewer = {
+      const viewer: Viewer = {
         write: (bytes: Uint8Array) => {
           if (finished) return;
           // A viewer that stops reading but stays connected is dropped, not buffered forever.
@@ -236,18 +380,26 @@ function sse(c: Context<AppEnv>, stream: string | null): Response {
           if (finished) return;
           finished = true;
           unsubscribe?.();
+          release();
           controller.close();
         },
+        canSee: (name, meta) => canRead(caller, name, meta),
+        tags: caller.tags,
       };
       // Subscribe first, so every entry added after the "connected" frame is delivered.
-      const remove = await hub.subscribe(stream, viewer);
+      const remove = await hub.subscribe(stream?.name ?? null, viewer, stream?.meta)
+        .catch((err) => {
+          release();
+          throw err;
+        });
       unsubscribe = remove;
       if (finished) return remove();
-      viewer.write(frame({ type: "connected", streamName: stream ?? "all" }));
+      viewer.write(frame({ type: "connected", streamName: stream?.name ?? "all" }));
     },
     cancel() {
       finished = true;
       unsubscribe?.();
+      release();
     },
   });
   return c.body(body, 200, {
@@ -258,7 +410,33 @@ function sse(c: Context<AppEnv>, stream: string | null): Response {
   });
 }
 
-/** The old clients' /api/streams routes (COMPAT), plus SSE through the hub. */
+/** The caller of a read route and the stream's meta; 403 when the caller may not see it. */
+async function readableStream(c: Context<AppEnv>, name: string, share: string | undefined) {
+  const caller = await streamCaller(c, share);
+  if (caller.kind === "share" && caller.streamName !== name) throw notVisible();
+  const meta = await c.get("deps").streams.meta(name);
+  if (meta && !canRead(caller, name, meta)) throw notVisible();
+  return { caller, meta };
+}
+
+function shareJson(share: {
+  id: string;
+  streamName: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}) {
+  return {
+    id: share.id,
+    streamName: share.streamName,
+    createdAt: share.createdAt.toISOString(),
+    expiresAt: share.expiresAt.toISOString(),
+    revokedAt: share.revokedAt?.toISOString() ?? null,
+    active: share.revokedAt === null && share.expiresAt.getTime() > Date.now(),
+  };
+}
+
+/** The old clients' /api/streams routes (COMPAT), plus SSE through the hub and sharing. */
 export function streamRoutes() {
   const app = createRouter();
 
@@ -266,25 +444,28 @@ export function streamRoutes() {
     const { streamName: name } = c.req.valid("json");
     const deps = c.get("deps");
     const owner = ownerOf(c);
+    if (owner !== "shared") {
+      // A rider's stream is always bound to the live workout that archives it.
+      const { workoutId, messageId } = await ensureLiveWorkout(
+        deps,
+        name,
+        owner.slice("user:".length),
+      );
+      return c.json({
+        success: true as const,
+        streamName: name,
+        messageId,
+        message: "Stream created successfully",
+        workoutId,
+      }, 200);
+    }
     const result = await deps.streams.create(name, owner);
     if (!result.ok) throw forbidden();
-    let workoutId: string | undefined;
-    if (result.created && owner !== "shared") {
-      const workout = await startWorkout(deps, {
-        userId: owner.slice("user:".length),
-        title: name,
-        sport: "cycling",
-        streamName: name,
-      });
-      await deps.streams.bindWorkout(name, workout.id);
-      workoutId = workout.id;
-    }
     return c.json({
       success: true as const,
       streamName: name,
       messageId: result.messageId,
       message: "Stream created successfully",
-      ...(workoutId ? { workoutId } : {}),
     }, 200);
   });
 
@@ -299,44 +480,58 @@ export function streamRoutes() {
     if (message.length * 3 > maxMessageBytes && utf8.encode(message).length > maxMessageBytes) {
       throw new ApiError(400, "message_too_large", "Message exceeds the 100KB limit");
     }
-    const result = await c.get("deps").streams.post(name, {
-      owner: ownerOf(c),
-      message,
-      author: body.author,
-    });
+    const deps = c.get("deps");
+    const entry = { owner: ownerOf(c), message, author: body.author };
+    let result = await deps.streams.post(name, entry);
+    // A rider's message is only stored into a live workout: start or revive it first.
+    for (let i = 0; i < 3 && !result.ok && result.reason === "no_workout"; i++) {
+      await ensureLiveWorkout(deps, name, entry.owner.slice("user:".length));
+      result = await deps.streams.post(name, entry);
+    }
     if (!result.ok && result.reason === "forbidden") throw forbidden();
     if (!result.ok) {
-      throw new ApiError(409, "workout_closing", "The stream's workout is being archived");
+      throw new ApiError(409, "workout_closing", "The stream's workout is being archived", {
+        headers: { "Retry-After": "1" },
+      });
     }
-    c.get("deps").hub.published(name, result);
+    deps.hub.published(name, result);
     return c.json({ success: true as const, messageId: result.messageId, streamName: name }, 200);
   });
 
   app.openapi(list, async (c) => {
-    ownerOf(c);
+    const caller = await streamCaller(c, undefined);
     const streams = await c.get("deps").streams.list();
     return c.json({
-      streams: streams.map(({ lastWrite: _lastWrite, ...info }) => info),
+      streams: streams
+        .filter((s) => canRead(caller, s.name, s.meta))
+        .map(({ name, length, firstMessageId, lastMessageId }) => ({
+          name,
+          length,
+          firstMessageId,
+          lastMessageId,
+        })),
     }, 200);
   });
 
   app.openapi(readMessages, async (c) => {
-    ownerOf(c);
     const { name } = c.req.valid("param");
     const q = c.req.valid("query");
+    await readableStream(c, name, q.share);
     const messages = await c.get("deps").streams.range(name, q.start, q.end, q.count);
     return c.json({ streamName: name, messages }, 200);
   });
 
   app.openapi(cleanup, async (c) => {
-    // It can end every rider's live ride, so not even anonymous streaming allows it.
+    // It can end every shared stream, so not even anonymous streaming allows it.
     if (c.get("principal")?.kind !== "legacy") {
       throw new ApiError(403, "forbidden", "Cleanup needs the shared API key");
     }
     const { retention } = c.req.valid("query");
     const cutoff = Date.now() - retention;
     let deleted = 0;
+    // Riders' streams are not the shared key's: the idle sweeper archives and ends them.
     for (const stream of await c.get("deps").streams.list()) {
+      if (stream.meta.owner !== "shared") continue;
       const lastMs = Number((stream.lastMessageId ?? "0-0").split("-")[0]);
       if (lastMs < cutoff && await deleteStream(c, stream.name)) deleted++;
     }
@@ -357,15 +552,92 @@ export function streamRoutes() {
     return c.json({ success: true as const, message: `Stream ${name} deleted successfully` }, 200);
   });
 
-  app.openapi(listenAll, (c) => {
-    ownerOf(c);
-    return sse(c, null);
+  app.openapi(listenAll, async (c) => {
+    const caller = await streamCaller(c, undefined);
+    return await sse(c, caller, null);
   });
 
-  app.openapi(listen, (c) => {
-    ownerOf(c);
-    return sse(c, c.req.valid("param").name);
+  app.openapi(listen, async (c) => {
+    const { name } = c.req.valid("param");
+    const { caller, meta } = await readableStream(c, name, c.req.valid("query").share);
+    return await sse(c, caller, { name, meta });
+  });
+
+  app.openapi(createShare, async (c) => {
+    const { name } = c.req.valid("param");
+    const deps = c.get("deps");
+    const userId = userIdOf(c.var.principal);
+    const meta = await deps.streams.meta(name);
+    if (meta && meta.owner !== `user:${userId}`) throw forbidden();
+    const body = await c.req.json().catch(() => ({})) as { expiresInMinutes?: unknown };
+    const maxMinutes = deps.config.shareLinkMaxDays * 24 * 60;
+    const minutes = body.expiresInMinutes ?? 24 * 60;
+    if (typeof minutes !== "number" || !Number.isInteger(minutes) || minutes < 1) {
+      throw new ApiError(400, "validation_failed", "expiresInMinutes must be a whole number ≥ 1");
+    }
+    if (minutes > maxMinutes) {
+      throw new ApiError(
+        400,
+        "validation_failed",
+        `expiresInMinutes must be at most ${maxMinutes} (${deps.config.shareLinkMaxDays} days)`,
+      );
+    }
+    const token = `${shareTokenPrefix}${randomSecret()}`;
+    const share = await insertShare(deps.sql, {
+      userId,
+      streamName: name,
+      tokenHash: await hashSecret(token),
+      expiresAt: new Date(Date.now() + minutes * 60_000),
+    });
+    const query = `share=${encodeURIComponent(token)}`;
+    return c.json({
+      ...shareJson(share),
+      token,
+      listenUrl: `/api/streams/${name}/listen?${query}`,
+      messagesUrl: `/api/streams/${name}/messages?${query}`,
+    }, 201);
+  });
+
+  app.openapi(getShares, async (c) => {
+    const { name } = c.req.valid("param");
+    const shares = await listShares(c.var.deps.sql, {
+      userId: userIdOf(c.var.principal),
+      streamName: name,
+    });
+    return c.json({ shares: shares.map(shareJson) }, 200);
+  });
+
+  app.openapi(deleteShare, async (c) => {
+    const { name, id } = c.req.valid("param");
+    const deps = c.var.deps;
+    const revoked = await revokeShare(deps.sql, {
+      userId: userIdOf(c.var.principal),
+      streamName: name,
+      shareId: id,
+    });
+    if (!revoked) throw new ApiError(404, "not_found", "Share link not found");
+    await endConnections(deps, `share:${id}`);
+    return c.json({ success: true as const, message: "Share link revoked" }, 200);
+  });
+
+  app.openapi(setVisibility, async (c) => {
+    const { name } = c.req.valid("param");
+    const { visibility } = c.req.valid("json");
+    const deps = c.var.deps;
+    const meta = await deps.streams.meta(name);
+    if (!meta) throw new ApiError(404, "not_found", "Stream not found");
+    if (meta.owner !== `user:${userIdOf(c.var.principal)}`) throw forbidden();
+    if (!(await deps.streams.setVisibility(name, visibility))) {
+      throw new ApiError(404, "not_found", "Stream not found");
+    }
+    return c.json({ streamName: name, visibility }, 200);
   });
 
   return app;
+}
+
+/** Ends the open connections of a revoked credential on this instance (and, once wired, on every one). */
+async function endConnections(deps: AppEnv["Variables"]["deps"], tag: string): Promise<void> {
+  deps.hub.endTagged(tag);
+  await Promise.resolve();
 }

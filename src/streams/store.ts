@@ -6,14 +6,26 @@ import type { LiveStore } from "../live/store.ts";
  *
  * Keys (under the configured prefix):
  * - `stream:<name>` the Redis stream; every value a string (read back without JSON parsing);
- * - `stream:<name>:meta` hash: `owner` (`user:<id>` or `shared`), `workout` (bound workout id);
+ * - `stream:<name>:meta` hash: `owner` (`user:<id>` or `shared`), `workout` (bound workout id),
+ *   `visibility` (`public` when the rider made the stream public; absent means private);
  * - `streams` sorted set: stream names by last write (ms), for listing and cleanup;
- * - `streams:events` a short stream of `created` / `deleted` events, for SSE on every instance.
+ * - `streams:events` a short stream of `created` / `deleted` / `visibility` events (with the
+ *   stream's owner and visibility), for SSE on every instance.
  * Every write refreshes the TTL of the stream's keys.
+ *
+ * A rider's message is only ever added while the stream is bound to a live workout of that rider
+ * (the workout that archives it); shared-key and anonymous streams belong to no rider and are
+ * never archived.
  */
 
 /** Who owns a stream: a rider, or everyone holding the shared key (and anonymous callers). */
 export type StreamOwner = `user:${string}` | "shared";
+
+/** Who may see a stream besides its owner: nobody (`private`) or everyone (`public`). */
+export type Visibility = "private" | "public";
+
+/** What access checks need to know of a stream. */
+export type StreamMeta = { owner: StreamOwner; workout: string | null; visibility: Visibility };
 
 /** One stream entry: its id and string fields. */
 export type StreamEntry = { id: string; data: Record<string, string> };
@@ -36,23 +48,29 @@ end
 redis.call('HSET', KEYS[2], 'owner', ARGV[1])
 local id = redis.call('XADD', KEYS[1], '*', 'type', 'stream_created', 'timestamp', ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'type', 'created', 'stream', ARGV[4])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'type', 'created', 'stream', ARGV[4], 'owner', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {1, id}
 `;
 
 // ARGV: owner, now, ttl, name, message, author ('' = none), workout key prefix, workouts:active
+// -1: another owner's stream; -2: its workout is being archived; -3: a rider's stream without a
+// live workout (the caller starts or revives one and binds it, then posts again).
 const postScript = `
 local meta = redis.call('HMGET', KEYS[2], 'owner', 'workout')
 local owner, bound = meta[1], meta[2]
 if owner and owner ~= ARGV[1] then return -1 end
-if not owner then
+if string.sub(ARGV[1], 1, 5) == 'user:' then
+  if not bound then return -3 end
+  local state = redis.call('HGET', ARGV[7] .. bound, 'state')
+  if state == 'closing' then return -2 end
+  if state ~= 'active' then return -3 end
+elseif not owner then
   redis.call('HSET', KEYS[2], 'owner', ARGV[1])
   redis.call('XADD', KEYS[1], '*', 'type', 'stream_created', 'timestamp', ARGV[2])
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'type', 'created', 'stream', ARGV[4])
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'type', 'created', 'stream', ARGV[4], 'owner', ARGV[1])
 end
-if bound and redis.call('HGET', ARGV[7] .. bound, 'state') == 'closing' then return -2 end
 local before = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local previous = ''
 if before[1] then previous = before[1][1] end
@@ -84,6 +102,27 @@ redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'type', 'deleted', 'stream
 return existed
 `;
 
+// KEYS: meta, events. ARGV: visibility, name. 0 when the stream does not exist.
+const visibilityScript = `
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner then return 0 end
+redis.call('HSET', KEYS[1], 'visibility', ARGV[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', 1000, '*', 'type', 'visibility', 'stream', ARGV[2], 'owner', owner, 'visibility', ARGV[1])
+return 1
+`;
+
+// KEYS: meta. ARGV: workout id, the ended workout it may replace ('' = none). Binds the workout
+// unless another one is bound; answers the bound id, or '' when the stream does not exist.
+const bindScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
+local current = redis.call('HGET', KEYS[1], 'workout')
+if not current or current == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'workout', ARGV[1])
+  return ARGV[1]
+end
+return current
+`;
+
 function toEntry([id, fields]: [string, string[]]): StreamEntry {
   const data: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) data[fields[i]] = fields[i + 1];
@@ -109,6 +148,8 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
   const create = live.raw.createScript<[number, string]>(createScript);
   const post = scriptBatcher<number | [string, string]>(live.pipeline, postScript);
   const remove = live.raw.createScript<number>(removeScript);
+  const visibility = live.raw.createScript<number>(visibilityScript);
+  const bind = live.raw.createScript<string>(bindScript);
   const keys = (name: string) => [streamKey(name), metaKey(name), registryKey, eventsKey];
 
   return {
@@ -127,9 +168,23 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
       return { ok: true as const, created: Number(status) === 1, messageId: id || null };
     },
 
-    /** Binds a stream to the workout that archives its telemetry. */
-    async bindWorkout(name: string, workoutId: string): Promise<void> {
-      await live.raw.hset(metaKey(name), { workout: workoutId });
+    /**
+     * Binds a stream to the workout that archives its telemetry, unless another workout than
+     * `replacing` (one that has ended) is bound. Answers the workout bound now (null when the
+     * stream does not exist).
+     */
+    async bindWorkout(
+      name: string,
+      workoutId: string,
+      replacing: string | null = null,
+    ): Promise<string | null> {
+      const bound = await bind.exec([metaKey(name)], [workoutId, replacing ?? ""]);
+      return bound ? String(bound) : null;
+    },
+
+    /** Makes a stream public or private again; false when it does not exist. */
+    async setVisibility(name: string, value: Visibility): Promise<boolean> {
+      return Number(await visibility.exec([metaKey(name), eventsKey], [value, name])) === 1;
     },
 
     /**
@@ -141,7 +196,7 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
       name: string,
       entry: { owner: StreamOwner; message: string; author?: string },
       now = Date.now(),
-    ): Promise<PostedEntry | { ok: false; reason: "forbidden" | "closing" }> {
+    ): Promise<PostedEntry | { ok: false; reason: "forbidden" | "closing" | "no_workout" }> {
       const result = await post.exec([...keys(name), live.key("workouts:active")], [
         entry.owner,
         String(now),
@@ -153,6 +208,7 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
       ]);
       if (Number(result) === -1) return { ok: false, reason: "forbidden" };
       if (Number(result) === -2) return { ok: false, reason: "closing" };
+      if (Number(result) === -3) return { ok: false, reason: "no_workout" };
       const [messageId, previousId] = result as unknown as [string, string];
       // The fields in the order XADD stored them (a reader gets them back in this order).
       const fields: Record<string, string> = { message: entry.message, timestamp: String(now) };
@@ -160,20 +216,39 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
       return { ok: true, messageId, previousId: previousId || null, fields };
     },
 
-    /** The owner and bound workout of a stream, or null when it does not exist. */
-    async meta(name: string): Promise<{ owner: StreamOwner; workout: string | null } | null> {
-      const [owner, workout] = await live.raw.hmget<Record<string, string | null>>(
-        metaKey(name),
-        "owner",
-        "workout",
-      ).then((r) => (Array.isArray(r) ? r : r ? [r.owner, r.workout] : [null, null])) as [
-        string | null,
-        string | null,
-      ];
-      if (!owner) {
-        return (await live.raw.exists(streamKey(name))) ? { owner: "shared", workout: null } : null;
+    /** The owner, bound workout and visibility of a stream, or null when it does not exist. */
+    async meta(name: string): Promise<StreamMeta | null> {
+      return (await this.metas([name]))[0];
+    },
+
+    /** `meta` of several streams with one round trip. */
+    async metas(names: readonly string[]): Promise<(StreamMeta | null)[]> {
+      if (names.length === 0) return [];
+      const p = live.raw.pipeline();
+      for (const name of names) {
+        p.hmget(metaKey(name), "owner", "workout", "visibility");
+        p.exists(streamKey(name));
       }
-      return { owner: owner as StreamOwner, workout: workout ?? null };
+      const replies = await p.exec() as unknown[];
+      return names.map((_, i) => {
+        const reply = replies[i * 2];
+        const [owner, workout, visible] = (Array.isArray(reply)
+          ? reply
+          : reply
+          ? Object.values(reply as Record<string, string | null>)
+          : [null, null, null]) as (string | null)[];
+        if (!owner) {
+          // A stream without meta (written by an old deployment) is a shared one.
+          return Number(replies[i * 2 + 1]) > 0
+            ? { owner: "shared" as const, workout: null, visibility: "private" as const }
+            : null;
+        }
+        return {
+          owner: owner as StreamOwner,
+          workout: workout ?? null,
+          visibility: visible === "public" ? "public" as const : "private" as const,
+        };
+      });
     },
 
     /** Entries between two ids (inclusive, `-` and `+` for the ends). */
@@ -186,7 +261,7 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
     },
 
     /** Every stream in the registry with its length and first/last ids. */
-    async list(): Promise<(StreamInfo & { lastWrite: number })[]> {
+    async list(): Promise<(StreamInfo & { lastWrite: number; meta: StreamMeta })[]> {
       const names = await live.raw.zrange<string[]>(registryKey, 0, -1, { withScores: true });
       const pairs: [string, number][] = [];
       for (let i = 0; i + 1 < names.length; i += 2) pairs.push([names[i], Number(names[i + 1])]);
@@ -197,8 +272,11 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
         p.xrange(streamKey(name), "-", "+", 1);
         p.xrevrange(streamKey(name), "+", "-", 1);
       }
-      const replies = await p.exec() as unknown[];
-      const result: (StreamInfo & { lastWrite: number })[] = [];
+      const [replies, metas] = await Promise.all([
+        p.exec() as Promise<unknown[]>,
+        this.metas(pairs.map(([name]) => name)),
+      ]);
+      const result: (StreamInfo & { lastWrite: number; meta: StreamMeta })[] = [];
       const gone: string[] = [];
       pairs.forEach(([name, lastWrite], i) => {
         const length = Number(replies[i * 3]);
@@ -214,6 +292,7 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
           firstMessageId: first[0]?.[0] ?? null,
           lastMessageId: last[0]?.[0] ?? null,
           lastWrite,
+          meta: metas[i] ?? { owner: "shared", workout: null, visibility: "private" },
         });
       });
       if (gone.length > 0) await live.raw.zrem(registryKey, ...gone);

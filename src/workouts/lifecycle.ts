@@ -52,7 +52,8 @@ export async function ingestSamples(
     const workout = await getWorkout(deps.sql, ids);
     if (!workout) throw notFound();
     if (workout.status !== "active") throw notActive();
-    await deps.workoutLive.open(ids.workoutId, ids.userId);
+    // Not open(): the workout may have been archived since it was read as active.
+    if (await deps.workoutLive.revive(ids.workoutId, ids.userId) === "ended") throw notActive();
     result = await deps.workoutLive.append(ids.workoutId, ids.userId, samples);
   }
   if (!result.ok && result.reason === "span") {
