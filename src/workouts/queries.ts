@@ -116,15 +116,15 @@ export async function updateWorkout(
   return row;
 }
 
-/** Deletes a workout with its telemetry and efforts; returns its time range, if it existed. */
+/** Deletes a workout with its telemetry and efforts; returns its time range and stream, if it existed. */
 export async function deleteWorkout(
   sql: Sql,
   ids: { workoutId: string; userId: string },
-): Promise<{ startTime: Date; endTime: Date | null } | undefined> {
+): Promise<{ startTime: Date; endTime: Date | null; streamName: string | null } | undefined> {
   return await sql.begin(async (tx) => {
-    const [row] = await tx<{ startTime: Date; endTime: Date | null }[]>`
+    const [row] = await tx<{ startTime: Date; endTime: Date | null; streamName: string | null }[]>`
       delete from workouts where id = ${ids.workoutId} and user_id = ${ids.userId}
-      returning start_time, end_time
+      returning start_time, end_time, stream_name
     `;
     if (!row) return undefined;
     // Time bounds let TimescaleDB skip every chunk outside the ride.

@@ -567,6 +567,12 @@ export function workoutRoutes() {
     const deleted = await deleteWorkout(deps.sql, ids);
     if (!deleted) throw new ApiError(404, "not_found", "Workout not found");
     await deps.workoutLive.remove(ids.workoutId);
+    // The live stream bound to it goes too: its messages were that workout's.
+    if (
+      deleted.streamName && (await deps.streams.meta(deleted.streamName))?.workout === ids.workoutId
+    ) {
+      await deps.streams.remove(deleted.streamName);
+    }
     await refreshAggregates(deps.sql, {
       from: deleted.startTime,
       to: deleted.endTime ?? deleted.startTime,
