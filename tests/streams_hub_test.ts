@@ -115,3 +115,53 @@ Deno.test("a local post after another instance's entry waits for the poll, keepi
     await slow.close();
   }
 });
+
+Deno.test("listenAll viewers get a new stream's marker and first messages even when a single viewer subscribes first", async () => {
+  const hub = t.deps.hub;
+  const decoder = new TextDecoder();
+  const everything: Record<string, unknown>[] = [];
+  const unsubscribeAll = await hub.subscribe(null, {
+    write: (bytes) => everything.push(JSON.parse(decoder.decode(bytes).slice("data: ".length))),
+    end: () => {},
+  });
+  const singles: (() => void)[] = [];
+  const names: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const name = `hub-all-race-${crypto.randomUUID().slice(0, 8)}`;
+    names.push(name);
+    await t.deps.streams.create(name, "shared");
+    await t.deps.streams.post(name, { owner: "shared", message: `first ${i}` });
+    // A viewer of just this stream subscribes before the hub has read the creation event.
+    const own: string[] = [];
+    singles.push(
+      await hub.subscribe(name, { write: (b) => own.push(decoder.decode(b)), end() {} }),
+    );
+    await t.deps.streams.post(name, { owner: "shared", message: `second ${i}` });
+  }
+  const has = (name: string, match: (data: Record<string, string>) => boolean) =>
+    everything.some((f) =>
+      f.type === "message" && f.stream === name && match(f.data as Record<string, string>)
+    );
+  for (let i = 0; i < 100; i++) {
+    if (names.every((n, k) => has(n, (d) => d.message === `second ${k}`))) break;
+    await delay(20);
+  }
+  names.forEach((name, k) => {
+    assert.ok(has(name, (d) => d.type === "stream_created"), `${name}: the marker`);
+    assert.ok(has(name, (d) => d.message === `first ${k}`), `${name}: the first message`);
+    assert.ok(has(name, (d) => d.message === `second ${k}`), `${name}: the second message`);
+  });
+  // listenAll's stream_deleted names the stream in `stream`, as its other frames do.
+  await t.deps.streams.remove(names[0]);
+  for (let i = 0; i < 100 && !everything.some((f) => f.type === "stream_deleted"); i++) {
+    await delay(20);
+  }
+  assert.deepEqual(everything.find((f) => f.type === "stream_deleted"), {
+    type: "stream_deleted",
+    stream: names[0],
+    streamName: names[0],
+  });
+  singles.forEach((unsubscribe) => unsubscribe());
+  unsubscribeAll();
+  for (const name of names.slice(1)) await t.deps.streams.remove(name);
+});
