@@ -76,12 +76,16 @@ const cases: Record<string, (f: Fixture) => Attempt[]> = {
 
 /** Parameterised routes that are not scoped to one owner, and why. */
 const notOwnerScoped: Record<string, string> = {
-  "POST /api/streams/{name}/messages":
-    "legacy live streams are named channels (COMPAT); posting to another owner's stream answers 403",
-  "GET /api/streams/{name}/messages": "legacy live streams are broadcast to every viewer by design",
-  "DELETE /api/streams/{name}":
-    "legacy live streams are named channels (COMPAT); deleting another owner's stream answers 403",
-  "GET /api/streams/{name}/listen": "legacy live streams are broadcast to every viewer by design",
+  // Live streams are named channels (COMPAT): another rider gets 403, not 404, on each of these;
+  // tests/streams_privacy_test.ts checks them for every kind of caller.
+  "POST /api/streams/{name}/messages": "a named channel: another owner's stream answers 403",
+  "GET /api/streams/{name}/messages": "a named channel: another rider's private stream answers 403",
+  "DELETE /api/streams/{name}": "a named channel: another owner's stream answers 403",
+  "GET /api/streams/{name}/listen": "a named channel: another rider's private stream answers 403",
+  "POST /api/streams/{name}/shares": "a named channel: another owner's stream answers 403",
+  "GET /api/streams/{name}/shares": "lists only the caller's own links (empty for anyone else)",
+  "DELETE /api/streams/{name}/shares/{id}": "revokes only the caller's own links (404 otherwise)",
+  "PUT /api/streams/{name}/visibility": "a named channel: another owner's stream answers 403",
 };
 
 const methods = ["get", "put", "post", "patch", "delete"];
