@@ -15,7 +15,7 @@ import {
 import { maxBatchSamples, maxImportSamples, sampleBatch, toSample } from "./sample_input.ts";
 import { gridSeries } from "./grid_series.ts";
 import { sampleJson, SampleSchema, workoutJson, WorkoutSchema } from "./workout_json.ts";
-import { refreshAggregates } from "../db/timescale.ts";
+import { refreshAfterCommit } from "../db/timescale.ts";
 import { metricFields } from "../analytics/samples.ts";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../deps.ts";
@@ -565,11 +565,15 @@ export function workoutRoutes() {
     const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
     const deleted = await deleteWorkout(deps.sql, ids);
     if (!deleted) throw new ApiError(404, "not_found", "Workout not found");
-    await deps.workoutLive.remove(ids.workoutId);
-    await refreshAggregates(deps.sql, {
-      from: deleted.startTime,
-      to: deleted.endTime ?? deleted.startTime,
-    });
+    // Committed: nothing below may fail the request. Live keys left behind are dropped by the
+    // idle sweeper (their workout is gone); unrefreshed rollups stay recorded for the drain.
+    await deps.workoutLive.remove(ids.workoutId).catch((err) =>
+      deps.log.warn("could not delete live keys of a deleted workout", {
+        workoutId: ids.workoutId,
+        err: String(err),
+      })
+    );
+    await refreshAfterCommit(deps.sql, ids.workoutId, { log: deps.log });
     return c.json({ success: true as const }, 200);
   });
 
