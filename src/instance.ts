@@ -3,10 +3,14 @@ import { createTokenIssuer } from "./auth/tokens.ts";
 import type { Config } from "./config.ts";
 import { createSql } from "./db/client.ts";
 import { createDeps } from "./deps.ts";
+import { startRefreshDrain } from "./db/timescale.ts";
 import { type Logger, withFields } from "./log.ts";
 import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
 
-/** A running service instance: its HTTP server, connections, SSE hub and idle sweeper. */
+/**
+ * A running service instance: its HTTP server, connections, SSE hub, idle sweeper and the drain
+ * of pending aggregate refreshes.
+ */
 export type Instance = {
   /** Stops taking requests, ends SSE viewers, waits for requests in flight, closes connections. */
   stop: () => Promise<void>;
@@ -53,10 +57,13 @@ export async function startInstance(
         .finally(() => sweeping = false);
     }, config.sweepIntervalS * 1000)
     : undefined;
+  // Continuous-aggregate refreshes a request could not finish (none on the Apache edition).
+  const drain = startRefreshDrain(sql, { log });
 
   return {
     async stop() {
       clearInterval(sweeper);
+      await drain.stop();
       deps.hub.close(); // ends open SSE responses, which would otherwise hold the shutdown
       await server.shutdown();
       deps.live.close();

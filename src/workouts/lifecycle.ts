@@ -1,6 +1,6 @@
 import { summarize } from "../analytics/power.ts";
 import type { Sample } from "../analytics/samples.ts";
-import { refreshAggregates } from "../db/timescale.ts";
+import { refreshAfterCommit } from "../db/timescale.ts";
 import type { Sql } from "../db/client.ts";
 import type { Deps } from "../deps.ts";
 import { ApiError, toApiError, UnavailableError } from "../errors.ts";
@@ -184,12 +184,8 @@ async function legacySamples(deps: Deps, workout: WorkoutRow): Promise<Sample[]>
 }
 
 async function afterCommit(deps: Deps, workout: WorkoutRow): Promise<void> {
-  await refreshAggregates(deps.sql, {
-    from: workout.startTime,
-    to: workout.endTime ?? workout.startTime,
-  }).catch((err) =>
-    deps.log.warn("aggregate refresh failed", { workoutId: workout.id, err: String(err) })
-  );
+  // Never throws: what cannot be refreshed now stays recorded for the drain loop.
+  await refreshAfterCommit(deps.sql, workout.id, { log: deps.log });
   if (workout.streamName) {
     // A live ride's legacy stream ends with its workout (viewers get stream_deleted).
     const meta = await deps.streams.meta(workout.streamName).catch(() => null);

@@ -1,6 +1,11 @@
 import type { Sample } from "../analytics/samples.ts";
 import type { WorkoutSummary } from "../analytics/power.ts";
 import type { Sql } from "../db/client.ts";
+import {
+  type AggregateSource,
+  listContinuousAggregates,
+  recordPendingRefresh,
+} from "../db/timescale.ts";
 
 /** A workout row as the queries return it. */
 export type WorkoutRow = {
@@ -116,17 +121,31 @@ export async function updateWorkout(
   return row;
 }
 
-/** Deletes a workout with its telemetry and efforts; returns its time range and stream, if it existed. */
+/**
+ * Deletes a workout with its telemetry and efforts; returns its time range and stream name, if it existed. A
+ * completed one's rollup windows are recorded for refresh in the same transaction (refresh them
+ * with refreshAfterCommit once it commits).
+ */
 export async function deleteWorkout(
   sql: Sql,
   ids: { workoutId: string; userId: string },
 ): Promise<{ startTime: Date; endTime: Date | null; streamName: string | null } | undefined> {
+  await listContinuousAggregates(sql); // cached: no look-up inside the transaction
   return await sql.begin(async (tx) => {
-    const [row] = await tx<{ startTime: Date; endTime: Date | null; streamName: string | null }[]>`
+    const [row] = await tx<
+      { startTime: Date; endTime: Date | null; status: string; streamName: string | null }[]
+    >`
       delete from workouts where id = ${ids.workoutId} and user_id = ${ids.userId}
-      returning start_time, end_time, stream_name
+      returning start_time, end_time, status, stream_name
     `;
     if (!row) return undefined;
+    if (row.status === "completed") {
+      await recordPendingRefresh(sql, tx as unknown as Sql, {
+        workoutId: ids.workoutId,
+        from: row.startTime,
+        to: row.endTime ?? row.startTime,
+      });
+    }
     // Time bounds let TimescaleDB skip every chunk outside the ride.
     const from = new Date(row.startTime.getTime() - 86_400_000);
     const to = new Date((row.endTime ?? row.startTime).getTime() + 86_400_000);
@@ -138,7 +157,7 @@ export async function deleteWorkout(
       delete from workout_efforts
       where workout_id = ${ids.workoutId} and start_time = ${row.startTime}
     `;
-    return row;
+    return { startTime: row.startTime, endTime: row.endTime };
   });
 }
 
@@ -173,8 +192,9 @@ function column(samples: readonly Sample[], field: keyof Sample): (number | null
 }
 
 /**
- * Archives a workout in one transaction: telemetry rows, best efforts, and the summary — only
- * while the workout is still active. Answers false when it was already completed (nothing written).
+ * Archives a workout in one transaction: telemetry rows, best efforts, the summary, and the
+ * rollup windows to refresh once it commits (refreshAfterCommit) — only while the workout is
+ * still active. Answers undefined when it was already completed (nothing written).
  */
 export async function archiveWorkout(
   sql: Sql,
@@ -189,6 +209,7 @@ export async function archiveWorkout(
   },
 ): Promise<WorkoutRow | undefined> {
   const { workoutId, userId, samples, summary: s } = archive;
+  await listContinuousAggregates(sql); // cached: no look-up inside the transaction
   return await sql.begin(async (tx) => {
     const [current] = await tx<{ status: string; startTime: Date }[]>`
       select status, start_time from workouts
@@ -262,6 +283,16 @@ export async function archiveWorkout(
       where id = ${workoutId}
       returning ${columns(tx as unknown as Sql)}
     `;
+    // The completion trigger writes workout_totals (sql/0011).
+    const sources: AggregateSource[] = ["workout_totals"];
+    if (samples.length > 0) sources.push("telemetry");
+    if (efforts.length > 0) sources.push("workout_efforts");
+    await recordPendingRefresh(sql, tx as unknown as Sql, {
+      workoutId,
+      from: row.startTime,
+      to: row.endTime ?? row.startTime,
+      sources,
+    });
     await archive.alsoInTransaction?.(tx as unknown as Sql);
     return row;
   });

@@ -15,7 +15,7 @@ import {
 import { maxBatchSamples, maxImportSamples, sampleBatch, toSample } from "./sample_input.ts";
 import { gridSeries } from "./grid_series.ts";
 import { sampleJson, SampleSchema, workoutJson, WorkoutSchema } from "./workout_json.ts";
-import { refreshAggregates } from "../db/timescale.ts";
+import { refreshAfterCommit } from "../db/timescale.ts";
 import { metricFields } from "../analytics/samples.ts";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../deps.ts";
@@ -566,17 +566,22 @@ export function workoutRoutes() {
     const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
     const deleted = await deleteWorkout(deps.sql, ids);
     if (!deleted) throw new ApiError(404, "not_found", "Workout not found");
-    await deps.workoutLive.remove(ids.workoutId);
+    // Committed: nothing below may fail the request. Live keys left behind are dropped by the
+    // idle sweeper (their workout is gone); unrefreshed rollups stay recorded for the drain.
+    await deps.workoutLive.remove(ids.workoutId).catch((err) =>
+      deps.log.warn("could not delete live keys of a deleted workout", {
+        workoutId: ids.workoutId,
+        err: String(err),
+      })
+    );
     // The live stream bound to it goes too: its messages were that workout's.
-    if (
-      deleted.streamName && (await deps.streams.meta(deleted.streamName))?.workout === ids.workoutId
-    ) {
-      await deps.streams.remove(deleted.streamName);
+    const stream = deleted.streamName;
+    if (stream && (await deps.streams.meta(stream).catch(() => null))?.workout === ids.workoutId) {
+      await deps.streams.remove(stream).catch((err) =>
+        deps.log.warn("could not delete the stream of a deleted workout", { err: String(err) })
+      );
     }
-    await refreshAggregates(deps.sql, {
-      from: deleted.startTime,
-      to: deleted.endTime ?? deleted.startTime,
-    });
+    await refreshAfterCommit(deps.sql, ids.workoutId, { log: deps.log });
     return c.json({ success: true as const }, 200);
   });
 
