@@ -157,7 +157,7 @@ export async function deleteWorkout(
       delete from workout_efforts
       where workout_id = ${ids.workoutId} and start_time = ${row.startTime}
     `;
-    return { startTime: row.startTime, endTime: row.endTime };
+    return { startTime: row.startTime, endTime: row.endTime, streamName: row.streamName };
   });
 }
 
