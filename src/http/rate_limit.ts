@@ -74,9 +74,11 @@ export function rateLimit(deps: Deps) {
 
   const claim = async (lease: Lease, id: string) => {
     const wanted = Math.max(1, lease.waiting);
-    const n = lease.remaining < 0
-      ? Math.min(maxClaim, wanted)
-      : Math.min(maxClaim, Math.max(wanted, Math.floor(lease.remaining / 10)), lease.remaining || 1);
+    const n = lease.remaining < 0 ? Math.min(maxClaim, wanted) : Math.min(
+      maxClaim,
+      Math.max(wanted, Math.floor(lease.remaining / 10)),
+      lease.remaining || 1,
+    );
     const result = await withTimeout(limiter.limit(id, { rate: n }), redisTimeoutMs);
     const now = Date.now();
     if (!result) {
