@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp } from "../src/app.ts";
-import type { Config } from "../src/config.ts";
+import { type Config, ConfigError, loadConfig } from "../src/config.ts";
 import type { Logger } from "../src/log.ts";
 import { assertEnvelope } from "./security/attack_support.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
@@ -256,4 +256,18 @@ Deno.test("AUTH_FAILURES_PER_CLIENT=0 turns the limit off", async () => {
   } finally {
     await off.close();
   }
+});
+
+Deno.test("AUTH_FAILURES_PER_CLIENT defaults to 30 per AUTH_FAILURES_WINDOW_S=60 and refuses bad values", () => {
+  assert.deepEqual(loadConfig({}).credentialFailures, { perClient: 30, windowS: 60 });
+  assert.deepEqual(
+    loadConfig({ AUTH_FAILURES_PER_CLIENT: "0", AUTH_FAILURES_WINDOW_S: "300" }).credentialFailures,
+    { perClient: 0, windowS: 300 },
+  );
+  assert.throws(
+    () => loadConfig({ AUTH_FAILURES_PER_CLIENT: "-1", AUTH_FAILURES_WINDOW_S: "0" }),
+    (err: unknown) =>
+      err instanceof ConfigError && /AUTH_FAILURES_PER_CLIENT/.test(err.message) &&
+      /AUTH_FAILURES_WINDOW_S/.test(err.message),
+  );
 });
