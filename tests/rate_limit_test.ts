@@ -9,6 +9,15 @@ function ownPrefix(): string {
   return `${Deno.env.get("REDIS_KEY_PREFIX") ?? "bpt:"}rl-${crypto.randomUUID().slice(0, 8)}:`;
 }
 
+/**
+ * Waits for the next minute when less than 15 s of this one are left: the exact counts below hold
+ * within one window (across a boundary the previous minute's count fades, letting a few more in).
+ */
+async function awayFromMinuteEnd(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 15_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}
+
 let t: TestApp;
 Deno.test.beforeAll(async () => {
   t = await startTestApp({ rateLimitPerMinute: 150, redisKeyPrefix: ownPrefix() });
@@ -105,6 +114,7 @@ Deno.test("two instances of one deployment allow the limit once between them, no
   const prefix = ownPrefix();
   const a = await startTestApp({ rateLimitPerMinute: limit, redisKeyPrefix: prefix });
   const b = await startTestApp({ rateLimitPerMinute: limit, redisKeyPrefix: prefix });
+  await awayFromMinuteEnd();
   try {
     const rider = await registerRider(a);
     const statuses = await alternate([a, b], 2 * limit, rider.accessToken);
@@ -129,6 +139,7 @@ Deno.test("two instances of one deployment allow the limit once between them, no
 Deno.test("an instance of another deployment (another key prefix) counts on its own", async () => {
   const a = await startTestApp({ rateLimitPerMinute: 10, redisKeyPrefix: ownPrefix() });
   const b = await startTestApp({ rateLimitPerMinute: 10, redisKeyPrefix: ownPrefix() });
+  await awayFromMinuteEnd();
   try {
     const rider = await registerRider(a);
     const statuses = await alternate([a, b], 30, rider.accessToken);
@@ -141,6 +152,7 @@ Deno.test("an instance of another deployment (another key prefix) counts on its 
 
 Deno.test("concurrent requests of one caller on one instance never pass the limit", async () => {
   const app = await startTestApp({ rateLimitPerMinute: 40, redisKeyPrefix: ownPrefix() });
+  await awayFromMinuteEnd();
   try {
     const rider = await registerRider(app);
     const answers = await Promise.all(
@@ -160,6 +172,7 @@ Deno.test("concurrent requests of one caller on one instance never pass the limi
 
 Deno.test("answers carry RateLimit headers, a 429 also Retry-After and the error envelope", async () => {
   const app = await startTestApp({ rateLimitPerMinute: 3, redisKeyPrefix: ownPrefix() });
+  await awayFromMinuteEnd();
   try {
     const rider = await registerRider(app);
     const remaining: string[] = [];
