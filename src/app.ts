@@ -6,7 +6,15 @@ import type { AppEnv, Deps } from "./deps.ts";
 import { ApiError, errorResponse, handleError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { docsRoutes } from "./http/docs.ts";
-import { corsHeaders, declaredBodyLimit, requestId, requestLog } from "./http/middleware.ts";
+import {
+  apiContentSecurityPolicy,
+  corsHeaders,
+  declaredBodyLimit,
+  noStore,
+  requestId,
+  requestLog,
+} from "./http/middleware.ts";
+import { credentialLimit } from "./http/credential_limit.ts";
 import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter } from "./http/openapi.ts";
 import { userRoutes } from "./users/routes.ts";
@@ -31,13 +39,25 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       await next();
     },
     requestLog,
-    // Nothing here sets X-Powered-By, so there is nothing to remove on every response.
-    secureHeaders({ crossOriginResourcePolicy: "cross-origin", removePoweredBy: false }),
+    // Nothing here sets X-Powered-By, so there is nothing to remove on every response. A route
+    // that sets one of these headers itself keeps it (overwrite: false): /docs sets its own CSP.
+    secureHeaders({
+      crossOriginResourcePolicy: "cross-origin",
+      removePoweredBy: false,
+      contentSecurityPolicy: apiContentSecurityPolicy,
+      overwrite: false,
+    }),
     corsHeaders({
       origins,
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       allowHeaders: ["Content-Type", "Authorization", "X-API-Key", "X-Request-Id"],
-      exposeHeaders: ["X-Request-Id", "Retry-After"],
+      exposeHeaders: [
+        "X-Request-Id",
+        "Retry-After",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+      ],
       maxAge: 600,
     }),
     declaredBodyLimit(deps.config.bodyLimitBytes, () => {
@@ -48,10 +68,12 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       );
     }),
   );
+  // Failed credentials are counted around `authenticate`, and a blocked client is refused before
+  // its credential is checked; the request limit needs the principal, so it comes after.
+  app.use("/api/*", noStore);
+  if (deps.config.credentialFailures.perClient > 0) app.use("/api/*", credentialLimit(deps));
   app.use("/api/*", authenticate);
-  if (deps.config.rateLimitPerMinute > 0) {
-    app.use("/api/*", rateLimit(deps.config.rateLimitPerMinute));
-  }
+  if (deps.config.rateLimitPerMinute > 0) app.use("/api/*", rateLimit(deps));
 
   app.route("/", healthRoutes());
   app.route("/api/auth", authRoutes());

@@ -88,6 +88,8 @@ export const configSchema = z
     AUTH_CLIENT_ATTEMPTS: z.coerce.number().int().min(0).default(20),
     AUTH_CLIENT_WINDOW_S: z.coerce.number().int().min(1).default(60),
     TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+    AUTH_FAILURES_PER_CLIENT: z.coerce.number().int().min(0).default(30),
+    AUTH_FAILURES_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
   })
   .superRefine((env, ctx) => {
     if (env.LIVE_TTL_S < 2 * env.WORKOUT_IDLE_TIMEOUT_S) {
@@ -155,6 +157,8 @@ export type Config = {
   };
   /** Proxies in front of the service that append to X-Forwarded-For (0: use the peer address). */
   trustedProxyHops: number;
+  /** Rejected credentials (tokens, API keys) per client address per window before 429; 0 = off. */
+  credentialFailures: { perClient: number; windowS: number };
 };
 
 /** Thrown when the environment is invalid; its message lists every bad variable. */
@@ -225,5 +229,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       clientWindowS: e.AUTH_CLIENT_WINDOW_S,
     },
     trustedProxyHops: e.TRUSTED_PROXY_HOPS,
+    credentialFailures: {
+      perClient: e.AUTH_FAILURES_PER_CLIENT,
+      windowS: e.AUTH_FAILURES_WINDOW_S,
+    },
   };
 }

@@ -1,9 +1,26 @@
 import assert from "node:assert/strict";
+import { createApp } from "../src/app.ts";
+import type { Logger } from "../src/log.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
+
+// The counts live in Redis for up to two minutes: every app here gets a key prefix of its own,
+// and instances of one deployment share theirs.
+function ownPrefix(): string {
+  return `${Deno.env.get("REDIS_KEY_PREFIX") ?? "bpt:"}rl-${crypto.randomUUID().slice(0, 8)}:`;
+}
+
+/**
+ * Waits for the next minute when less than 15 s of this one are left: the exact counts below hold
+ * within one window (across a boundary the previous minute's count fades, letting a few more in).
+ */
+async function awayFromMinuteEnd(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 15_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}
 
 let t: TestApp;
 Deno.test.beforeAll(async () => {
-  t = await startTestApp({ rateLimitPerMinute: 150 });
+  t = await startTestApp({ rateLimitPerMinute: 150, redisKeyPrefix: ownPrefix() });
 });
 Deno.test.afterAll(() => t.close());
 
@@ -61,7 +78,11 @@ Deno.test("a client cannot dodge the limit by writing its own X-Forwarded-For", 
 });
 
 Deno.test("behind a trusted proxy, the address the proxy appended is the client", async () => {
-  const proxied = await startTestApp({ rateLimitPerMinute: 5, trustedProxyHops: 1 });
+  const proxied = await startTestApp({
+    rateLimitPerMinute: 5,
+    trustedProxyHops: 1,
+    redisKeyPrefix: ownPrefix(),
+  });
   try {
     const from = (client: string) =>
       proxied.request("GET", "/api/streams", {
@@ -74,5 +95,139 @@ Deno.test("behind a trusted proxy, the address the proxy appended is the client"
     assert.notEqual((await from("198.51.100.2")).status, 429, "another client was limited too");
   } finally {
     await proxied.close();
+  }
+});
+
+/** Sends `count` requests, alternating between the apps, and returns the statuses. */
+async function alternate(apps: TestApp[], count: number, token: string): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await apps[i % apps.length].request("GET", "/api/users/me", { token });
+    statuses.push(res.status);
+    await res.body?.cancel();
+  }
+  return statuses;
+}
+
+Deno.test("two instances of one deployment allow the limit once between them, not twice", async () => {
+  const limit = 300;
+  const prefix = ownPrefix();
+  const a = await startTestApp({ rateLimitPerMinute: limit, redisKeyPrefix: prefix });
+  const b = await startTestApp({ rateLimitPerMinute: limit, redisKeyPrefix: prefix });
+  await awayFromMinuteEnd();
+  try {
+    const rider = await registerRider(a);
+    const statuses = await alternate([a, b], 2 * limit, rider.accessToken);
+    const allowed = statuses.filter((s) => s === 200).length;
+    assert.equal(allowed + statuses.filter((s) => s === 429).length, statuses.length);
+    // Each instance claims a few requests ahead: near the limit at most a handful stay unused.
+    assert.ok(allowed <= limit, `${allowed} allowed, more than the limit of ${limit}`);
+    assert.ok(allowed >= limit - 12, `${allowed} allowed, far below the limit of ${limit}`);
+    assert.equal(statuses.at(-1), 429);
+    // Both instances ran out together: neither has its own separate allowance left.
+    for (const app of [a, b]) {
+      const res = await app.request("GET", "/api/users/me", { token: rider.accessToken });
+      assert.equal(res.status, 429);
+      await res.body?.cancel();
+    }
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("an instance of another deployment (another key prefix) counts on its own", async () => {
+  const a = await startTestApp({ rateLimitPerMinute: 10, redisKeyPrefix: ownPrefix() });
+  const b = await startTestApp({ rateLimitPerMinute: 10, redisKeyPrefix: ownPrefix() });
+  await awayFromMinuteEnd();
+  try {
+    const rider = await registerRider(a);
+    const statuses = await alternate([a, b], 30, rider.accessToken);
+    assert.equal(statuses.filter((s) => s === 200).length, 20, String(statuses));
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("concurrent requests of one caller on one instance never pass the limit", async () => {
+  const app = await startTestApp({ rateLimitPerMinute: 40, redisKeyPrefix: ownPrefix() });
+  await awayFromMinuteEnd();
+  try {
+    const rider = await registerRider(app);
+    const answers = await Promise.all(
+      Array.from(
+        { length: 100 },
+        () => app.request("GET", "/api/users/me", { token: rider.accessToken }),
+      ),
+    );
+    const statuses = answers.map((res) => res.status);
+    await Promise.all(answers.map((res) => res.body?.cancel()));
+    assert.equal(statuses.filter((s) => s === 200).length, 40, String(statuses));
+    assert.equal(statuses.filter((s) => s === 429).length, 60);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("answers carry RateLimit headers, a 429 also Retry-After and the error envelope", async () => {
+  const app = await startTestApp({ rateLimitPerMinute: 3, redisKeyPrefix: ownPrefix() });
+  await awayFromMinuteEnd();
+  try {
+    const rider = await registerRider(app);
+    const remaining: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await app.request("GET", "/api/users/me", { token: rider.accessToken });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      assert.equal(res.headers.get("ratelimit-limit"), "3");
+      remaining.push(res.headers.get("ratelimit-remaining") ?? "");
+      const reset = Number(res.headers.get("ratelimit-reset"));
+      assert.ok(reset >= 1 && reset <= 60, `RateLimit-Reset ${reset}`);
+    }
+    assert.deepEqual(remaining, ["2", "1", "0"]);
+    const limited = await app.request("GET", "/api/users/me", { token: rider.accessToken });
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get("ratelimit-remaining"), "0");
+    assert.equal(limited.headers.get("retry-after"), limited.headers.get("ratelimit-reset"));
+    assert.equal(limited.headers.get("cache-control"), "no-store");
+    const body = await limited.json();
+    assert.deepEqual(Object.keys(body).sort(), ["code", "error", "requestId"]);
+    assert.equal(body.code, "rate_limited");
+    assert.equal(body.requestId, limited.headers.get("x-request-id"));
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("with Redis unreachable the request limit fails open and says so in the log", async () => {
+  const down = await startTestApp({
+    rateLimitPerMinute: 2,
+    redisRestUrl: "http://127.0.0.1:9",
+    redisKeyPrefix: ownPrefix(),
+  });
+  const lines: string[] = [];
+  const log: Logger = {
+    debug: () => {},
+    info: () => {},
+    warn: (msg) => lines.push(msg),
+    error: (msg) => lines.push(msg),
+  };
+  const app = createApp({ ...down.deps, log });
+  try {
+    const rider = await registerRider(down);
+    for (let i = 0; i < 6; i++) {
+      const res = await app.request("/api/users/me", {
+        headers: { authorization: `Bearer ${rider.accessToken}` },
+      });
+      assert.equal(res.status, 200, `request ${i}`);
+      await res.body?.cancel();
+    }
+    assert.ok(
+      lines.includes("rate limit unavailable (Redis); letting requests through"),
+      String(lines),
+    );
+  } finally {
+    await down.close();
   }
 });

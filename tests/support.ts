@@ -17,6 +17,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     rateLimitPerMinute: 0, // tests send thousands of requests; tests/rate_limit_test.ts sets one
     // Sign-in limits off (tests register many riders); tests/auth_limits_test.ts turns them on.
     authLimits: { ...config.authLimits, accountFailures: 0, clientAttempts: 0 },
+    // Off too (tests present many bad credentials); tests/credential_limit_test.ts turns it on.
+    credentialFailures: { ...config.credentialFailures, perClient: 0 },
     ...overrides,
   };
 }

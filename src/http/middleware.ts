@@ -50,7 +50,13 @@ export function corsHeaders(options: CorsOptions) {
   const preflight = cors({ ...options, origin: any ? "*" : options.origins });
   const expose = options.exposeHeaders.join(",");
   return createMiddleware<AppEnv>(async (c, next) => {
-    if (c.req.method === "OPTIONS") return await preflight(c, next);
+    if (c.req.method === "OPTIONS") {
+      // Hono answers a preflight 204; both old services answered 200, and old clients check for
+      // it (COMPAT: "OPTIONS answers 2xx", the upstream tests expect 200). Same headers, no body.
+      const answer = await preflight(c, next);
+      if (!(answer instanceof Response) || answer.status !== 204) return answer;
+      return new Response(null, { status: 200, headers: answer.headers });
+    }
     await next();
     const allowed = any
       ? "*"
@@ -79,3 +85,16 @@ export function declaredBodyLimit(maxSize: number, onError: () => never) {
     await next();
   });
 }
+
+/**
+ * `Cache-Control: no-store` on every answer that has none of its own (mounted on `/api/*`):
+ * answers there carry riders' data or tokens, and errors depend on the credential, so neither a
+ * browser nor a shared cache may keep them. SSE keeps its `no-cache, no-transform`.
+ */
+export const noStore = createMiddleware<AppEnv>(async (c, next) => {
+  await next();
+  if (!c.res.headers.has("cache-control")) c.res.headers.set("Cache-Control", "no-store");
+});
+
+/** The Content-Security-Policy of every answer except the /docs page: nothing may load or frame it. */
+export const apiContentSecurityPolicy = { defaultSrc: ["'none'"], frameAncestors: ["'none'"] };

@@ -46,7 +46,7 @@ Deno.test("a preflight from a disallowed origin gets no Access-Control-Allow-Ori
   for (const origin of disallowed) {
     const res = await preflight(t, origin);
     await res.body?.cancel();
-    assert.ok(res.status >= 200 && res.status < 300, `${origin}: ${res.status}`);
+    assert.equal(res.status, 200, origin);
     assert.equal(res.headers.get("access-control-allow-origin"), null, origin);
     assert.equal(res.headers.get("access-control-allow-credentials"), null, origin);
     assert.match(res.headers.get("vary") ?? "", /Origin/i, origin);
@@ -56,8 +56,9 @@ Deno.test("a preflight from a disallowed origin gets no Access-Control-Allow-Ori
 Deno.test("a preflight from an allowed origin gets exactly that origin, methods and headers", async () => {
   for (const origin of allowed) {
     const res = await preflight(t, origin);
-    await res.body?.cancel();
-    assert.ok(res.status >= 200 && res.status < 300);
+    // 200 with an empty body, as both old services answered (their tests check for 200).
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "");
     assert.equal(res.headers.get("access-control-allow-origin"), origin);
     assert.match(res.headers.get("vary") ?? "", /Origin/i);
     assert.match(res.headers.get("access-control-allow-methods") ?? "", /PATCH/);
