@@ -8,7 +8,7 @@ import { isSessionActive, touchApiKey, useApiKey } from "./session_queries.ts";
 
 const sseRoute = /^\/api\/streams\/(listenAll|[a-zA-Z0-9_-]{1,64}\/listen)$/;
 /** How long an unknown `API_KEY_RIDER` email is remembered as unknown before asking again. */
-const missingRiderRetryMs = 5000;
+const missingRiderRetryMs = 1000;
 /** Least time between two `last_used_at` updates of a cached key. */
 const keyTouchIntervalMs = 60_000;
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
