@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv, Deps, Principal } from "../deps.ts";
 import { ApiError } from "../errors.ts";
+import { withTimeout } from "../live/store.ts";
 import { findLogin } from "../users/queries.ts";
 import type { KeyOwner } from "./credential_cache.ts";
 import { hashSecret, safeEqual } from "./secrets.ts";
@@ -33,13 +34,36 @@ export function invalidApiKey(): ApiError {
   });
 }
 
-/** True unless the revocation feed shows the session's or its rider's revocation. */
+/** Postgres gets this long to confirm a session seen for the first time. */
+const sessionCheckTimeoutMs = 1000;
+/** After Postgres could not confirm a session, it is asked again after this long. */
+const sessionRecheckMs = 10_000;
+
+/**
+ * True when the session may be used. With a fresh revocation feed: not revoked there, and, the
+ * first time this instance sees the session (again once per token lifetime), present and active
+ * in Postgres — defence in depth against a token for a session that never existed. Should
+ * Postgres be unreachable for that one check, the signature and the feed decide (so ingest goes
+ * on during an outage). With a stale feed (Redis trouble) Postgres decides, as the source of truth.
+ */
 async function sessionActive(deps: Deps, claims: { userId: string; sessionId: string }) {
-  const { revocations } = deps;
-  // A stale feed (Redis trouble) may miss a revocation: ask Postgres, as the source of truth.
+  const { credentials, revocations } = deps;
   if (!revocations.fresh()) return await isSessionActive(deps.sql, claims);
-  return !revocations.isRevoked({ kind: "session", id: claims.sessionId }) &&
-    !revocations.isRevoked({ kind: "user", id: claims.userId });
+  if (
+    revocations.isRevoked({ kind: "session", id: claims.sessionId }) ||
+    revocations.isRevoked({ kind: "user", id: claims.userId })
+  ) {
+    return false;
+  }
+  if (credentials.knownSession(claims.sessionId)) return true;
+  const active = await withTimeout(isSessionActive(deps.sql, claims), sessionCheckTimeoutMs);
+  if (active === false) return false;
+  const now = Date.now();
+  credentials.rememberSession(
+    claims.sessionId,
+    now + (active ? deps.tokens.ttlS * 1000 : sessionRecheckMs),
+  );
+  return true;
 }
 
 function hex(bytes: Uint8Array): string {
@@ -84,7 +108,7 @@ async function keyOwner(deps: Deps, secret: string): Promise<KeyOwner | undefine
 
 /**
  * The user id of `API_KEY_RIDER`, resolved once and cached (again after that account is
- * deleted); undefined while no account has that email (asked again every few seconds).
+ * deleted); undefined while no account has that email (asked again at most once a second).
  */
 async function legacyRider(deps: Deps, email: string): Promise<string | undefined> {
   const { credentials, revocations } = deps;
@@ -95,10 +119,10 @@ async function legacyRider(deps: Deps, email: string): Promise<string | undefine
     return undefined;
   }
   const account = await findLogin(deps.sql, email);
+  if (!account && !known) deps.log.warn("API_KEY_RIDER has no account yet; register that rider");
   credentials.rider = account
     ? { id: account.id }
     : { id: undefined, retryAt: Date.now() + missingRiderRetryMs };
-  if (!account) deps.log.warn("API_KEY_RIDER has no account yet; register that rider");
   return account?.id;
 }
 
