@@ -159,13 +159,14 @@ Deno.test("the shared key acts as API_KEY_RIDER for the old PWA's history, sync 
       }
       return queries;
     };
-    // A Bearer token needs no query to authenticate (the revocation feed is fresh): the shared
-    // key costs exactly as many queries, i.e. only the route's own.
+    // A known Bearer session needs no query to authenticate (the revocation feed is fresh): the
+    // shared key costs exactly as many queries, i.e. only the route's own.
     const login = await t.request("POST", "/api/auth/login", {
       body: { email: riderEmail, password: "a long enough password" },
     });
     const { accessToken } = await login.json();
     assert.ok(t.deps.revocations.fresh());
+    await count({ authorization: `Bearer ${accessToken}` }); // an instance checks a new session once
     const byToken = await count({ authorization: `Bearer ${accessToken}` });
     assert.ok(byToken > 0);
     assert.equal(await count(pwa), byToken);
