@@ -19,6 +19,8 @@
  *
  * `--quick` shortens every run (2 s wrk runs, 10 messages) to check the bench itself.
  */
+import { createCredentialCache } from "../src/auth/credential_cache.ts";
+import { createRevocations } from "../src/auth/revocations.ts";
 import { Redis as RespClient } from "ioredis";
 import { createApp } from "../src/app.ts";
 import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
@@ -867,6 +869,8 @@ async function main(): Promise<void> {
         },
         tokens,
         log,
+        revocations: createRevocations(live, { retentionMs: 3_600_000, log }),
+        credentials: createCredentialCache(),
       };
       const stubbed: Deps = {
         ...deps,

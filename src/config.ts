@@ -55,6 +55,7 @@ export const configSchema = z
     UPSTASH_REDIS_REST_TOKEN: z.string().min(1).default("bpt-local-token"),
     REDIS_KEY_PREFIX: z.string().regex(/^[a-z0-9_-]+:$/, "must look like 'bpt:'").default("bpt:"),
     API_KEY: z.string().min(1).optional(),
+    API_KEY_RIDER: z.email("must be the email of a registered rider").max(254).optional(),
     CORS_ORIGIN: z.string().min(1).default("*"),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
     JWT_PRIVATE_KEY: z
@@ -92,6 +93,13 @@ export const configSchema = z
     AUTH_FAILURES_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
   })
   .superRefine((env, ctx) => {
+    if (env.API_KEY_RIDER && !env.API_KEY) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["API_KEY_RIDER"],
+        message: "needs API_KEY: it names the rider the shared key acts as",
+      });
+    }
     if (env.LIVE_TTL_S < 2 * env.WORKOUT_IDLE_TIMEOUT_S) {
       ctx.addIssue({
         code: "custom",
@@ -122,6 +130,8 @@ export type Config = {
   redisRestToken: string;
   redisKeyPrefix: string;
   apiKey: string | undefined;
+  /** The rider the shared `API_KEY` acts as on /api/workouts, /api/users and /api/analytics. */
+  apiKeyRider: string | undefined;
   corsOrigins: string[];
   bodyLimitBytes: number;
   jwt: {
@@ -191,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redisRestToken: e.UPSTASH_REDIS_REST_TOKEN,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     apiKey: e.API_KEY,
+    apiKeyRider: e.API_KEY_RIDER,
     corsOrigins: e.CORS_ORIGIN.split(",").map((origin) => origin.trim()).filter(Boolean),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     jwt: {

@@ -35,6 +35,7 @@ export async function startInstance(
   });
   const sql = createSql(config.databaseUrl, { max: config.databasePoolMax });
   const deps = createDeps(config, { sql, tokens, log });
+  deps.revocations.start();
   const app = createApp(deps);
   const server = Deno.serve({
     hostname: config.host,
@@ -66,6 +67,7 @@ export async function startInstance(
       await drain.stop();
       deps.hub.close(); // ends open SSE responses, which would otherwise hold the shutdown
       await server.shutdown();
+      await deps.revocations.close();
       deps.live.close();
       await sql.end({ timeout: 5 });
     },

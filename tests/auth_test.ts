@@ -233,6 +233,8 @@ Deno.test("a personal API key in X-API-Key acts as its owner until revoked", asy
   assert.equal((await me.json()).id, rider.user.id);
 
   await t.sql`update api_keys set revoked_at = now() where id = ${key.id}`;
+  // As every revocation site does after its commit: cached keys are checked against the feed.
+  await t.deps.revocations.publish({ kind: "api_key", id: key.id });
   const revoked = await t.request("GET", "/api/users/me", { headers: { "x-api-key": secret } });
   assert.equal(revoked.status, 401);
   assert.equal((await revoked.json()).error, "Unauthorized: Invalid API Key");

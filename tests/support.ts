@@ -72,6 +72,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     log: createLogger("silent"),
     redisRetries: 0,
   });
+  deps.revocations.start();
   const app = createApp(deps);
   return {
     app,
@@ -88,6 +89,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
       return Promise.resolve(app.request(path, { method, headers, body }));
     },
     close: async () => {
+      await deps.revocations.close();
       deps.hub.close();
       deps.live.close();
       await sql.end({ timeout: 5 });

@@ -34,10 +34,13 @@ const CreatedApiKeySchema = ApiKeySchema.extend({
   }),
 }).openapi("CreatedApiKey");
 
-/** Only a Bearer session (a rider who signed in) may manage keys: a key cannot mint keys. */
+/**
+ * Only a Bearer session (a rider who signed in) may manage keys: a key (personal, or the shared
+ * key acting as `API_KEY_RIDER`) cannot mint keys.
+ */
 const requireSession = createMiddleware<AppEnv>(async (c, next) => {
   const principal = c.var.principal;
-  if (principal?.kind === "user" && principal.via === "api_key") {
+  if (principal?.kind === "legacy" || (principal?.kind === "user" && principal.via === "api_key")) {
     throw new ApiError(
       403,
       "session_required",
@@ -135,11 +138,13 @@ export function apiKeyRoutes() {
   });
 
   app.openapi(revoke, async (c) => {
+    const keyId = c.req.valid("param").id;
     const revoked = await revokeApiKey(c.var.deps.sql, {
       userId: userIdOf(c.var.principal),
-      keyId: c.req.valid("param").id,
+      keyId,
     });
     if (!revoked) throw new ApiError(404, "not_found", "API key not found");
+    await c.var.deps.revocations.publish({ kind: "api_key", id: keyId });
     return c.body(null, 204);
   });
 

@@ -213,6 +213,10 @@ export function authRoutes() {
       newTokenHash: await hashSecret(next),
       ttlDays: deps.config.refreshTokenTtlDays,
     });
+    if (!result.ok && result.reason === "reused") {
+      // Every instance must refuse the family's access tokens now, not when they expire.
+      await deps.revocations.publish({ kind: "session", id: result.sessionId });
+    }
     if (!result.ok) {
       const messages = {
         unknown: "Refresh token is not valid",
@@ -248,6 +252,8 @@ export function authRoutes() {
       );
     }
     await revokeSession(deps.sql, { ...session, reason: "logout" });
+    // After the commit: the feed tells every instance (a retry publishes again).
+    await deps.revocations.publish({ kind: "session", id: session.sessionId });
     return c.json({ success: true as const }, 200);
   });
 

@@ -21,7 +21,8 @@ export async function insertSession(
 /** The outcome of presenting a refresh token. */
 export type RotateResult =
   | { ok: true; userId: string; sessionId: string }
-  | { ok: false; reason: "unknown" | "expired" | "revoked" | "reused" };
+  | { ok: false; reason: "unknown" | "expired" | "revoked" }
+  | { ok: false; reason: "reused"; sessionId: string };
 
 /**
  * Exchanges a refresh token for a new one in the same session.
@@ -58,7 +59,7 @@ export async function rotateRefreshToken(
         update auth_sessions set revoked_at = now(), revoked_reason = 'refresh token reused'
         where id = ${token.sessionId}
       `;
-      return { ok: false, reason: "reused" };
+      return { ok: false, reason: "reused", sessionId: token.sessionId };
     }
     if (token.expired) return { ok: false, reason: "expired" };
     await tx`update refresh_tokens set used_at = now() where id = ${token.id}`;
@@ -122,4 +123,12 @@ export async function useApiKey(
     select user_id, id as key_id from key
   `;
   return row;
+}
+
+/** Records a cached key's use (at most once a minute); used off the request path. */
+export async function touchApiKey(sql: Sql, keyId: string): Promise<void> {
+  await sql`
+    update api_keys set last_used_at = now()
+    where id = ${keyId} and (last_used_at is null or last_used_at < now() - interval '1 minute')
+  `;
 }

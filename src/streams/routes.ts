@@ -616,7 +616,9 @@ export function streamRoutes() {
       shareId: id,
     });
     if (!revoked) throw new ApiError(404, "not_found", "Share link not found");
-    await endConnections(deps, `share:${id}`);
+    // Its viewers on every instance are disconnected (the feed; at once here).
+    deps.hub.endTagged(`share:${id}`);
+    await deps.revocations.publish({ kind: "share", id });
     return c.json({ success: true as const, message: "Share link revoked" }, 200);
   });
 
@@ -634,10 +636,4 @@ export function streamRoutes() {
   });
 
   return app;
-}
-
-/** Ends the open connections of a revoked credential on this instance (and, once wired, on every one). */
-async function endConnections(deps: AppEnv["Variables"]["deps"], tag: string): Promise<void> {
-  deps.hub.endTagged(tag);
-  await Promise.resolve();
 }

@@ -20,7 +20,15 @@ export async function deleteAccount(
   userId: string,
 ): Promise<AccountDeletion | undefined> {
   const workouts = await deleteUserRows(deps.sql, userId);
-  if (!workouts) return undefined;
+  // After the commit, every instance refuses the account's tokens and cached keys. Also when
+  // there was no such rider: a retry after a failed publish publishes again.
+  const published = deps.revocations.publish({ kind: "user", id: userId });
+  if (!workouts) {
+    await published;
+    return undefined;
+  }
+  // Should the publish fail (503), the live cleanup below still runs first.
+  published.catch(() => {});
 
   const archived = workouts.filter((w) => w.status === "completed");
   if (archived.length > 0) {
@@ -39,6 +47,7 @@ export async function deleteAccount(
     deps.log.warn("could not delete the streams of a deleted account", { err: String(err) });
     return 0;
   });
+  await published;
   return { workouts: workouts.length, streams };
 }
 
