@@ -16,6 +16,7 @@ USER deno
 COPY deno.json deno.lock ./
 RUN deno install --frozen
 
+COPY vendor/ ./vendor/
 COPY src/ ./src/
 COPY sql/ ./sql/
 RUN deno cache --frozen src/main.ts
