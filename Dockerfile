@@ -14,9 +14,9 @@ USER deno
 
 # Dependencies first: this layer is rebuilt only when deno.json or deno.lock change.
 COPY deno.json deno.lock ./
+COPY vendor/ ./vendor/
 RUN deno install --frozen
 
-COPY vendor/ ./vendor/
 COPY src/ ./src/
 COPY sql/ ./sql/
 RUN deno cache --frozen src/main.ts
