@@ -99,6 +99,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     , incomings = null
     , results = null
     , initial = null
+    , initialSince = 0
     , ending = null
     , stream = null
     , chunk = null
@@ -112,6 +113,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     idleTimer,
     connect(query) {
       initial = query
+      initialSince = performance.now() // patched, see PATCHED.md
       reconnect()
     },
     terminate,
@@ -461,8 +463,17 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     socket.removeAllListeners()
     socket = null
 
-    if (initial)
-      return reconnect()
+    // Patched, see PATCHED.md: upstream reconnects for the waiting query after every close, for
+    // ever (connect_timeout restarts with each attempt), so a server that accepts and closes (a
+    // proxy in front of a stopped Postgres) hangs the query indefinitely. Give up with
+    // CONNECT_TIMEOUT once connect_timeout has passed since the query asked for a connection.
+    if (initial) {
+      const wait = closedTime ? Math.max(0, closedTime + delay - performance.now()) : 0
+      if (!options.connect_timeout || performance.now() + wait - initialSince < options.connect_timeout * 1000)
+        return reconnect()
+      queryError(initial, Errors.connection('CONNECT_TIMEOUT', options, socket))
+      initial = null
+    }
 
     !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))
     closedTime = performance.now()
