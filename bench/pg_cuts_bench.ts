@@ -18,9 +18,15 @@ const stats = await archiveUnderCuts({
   rounds,
   samples,
   seed: Number(Deno.env.get("SEED") ?? 7),
+  outageProbes: 10,
   log: (line) => console.log(line),
 });
-console.log(JSON.stringify(stats, null, 2));
+console.log(JSON.stringify({ ...stats, outage: undefined }, null, 2));
+const ms = stats.outage.map((o) => o.ms).sort((a, b) => a - b);
+console.log(
+  `during a Postgres outage: ${stats.outage.map((o) => o.status).join(",")} answered in ` +
+    `median ${ms[Math.floor(ms.length / 2)]?.toFixed(0)} ms, max ${ms.at(-1)?.toFixed(0)} ms`,
+);
 console.log(
   `${stats.stops} Postgres stops in ${stats.rounds} archives of ${samples} samples: ` +
     `${stats.crashes} crashes, ${stats.completeAttempts} complete attempts, ` +

@@ -24,6 +24,8 @@ export type CutStats = {
   lostRides: number;
   /** Answers of the complete attempts, by status (and code for errors). */
   answers: Record<string, number>;
+  /** With `outageProbes`: how long requests took to answer while Postgres was cut, and how. */
+  outage: { ms: number; status: number }[];
 };
 
 type Service = {
@@ -92,6 +94,8 @@ export async function archiveUnderCuts(options: {
   rounds: number;
   samples: number;
   seed?: number;
+  /** After the rounds: requests timed while Postgres is cut (proxy down). */
+  outageProbes?: number;
   log?: (line: string) => void;
 }): Promise<CutStats> {
   let seed = options.seed ?? 1;
@@ -130,6 +134,7 @@ export async function archiveUnderCuts(options: {
     samplesArchived: 0,
     lostRides: 0,
     answers: {},
+    outage: [],
   };
   let service = spawnService(env);
   const ensureAlive = async () => {
@@ -269,6 +274,16 @@ export async function archiveUnderCuts(options: {
       );
     }
     await ensureAlive();
+    if (options.outageProbes) {
+      proxy.down();
+      for (let i = 0; i < options.outageProbes; i++) {
+        const began = performance.now();
+        const res = await call("GET", "/api/workouts", token);
+        stats.outage.push({ ms: performance.now() - began, status: res.status });
+      }
+      proxy.up();
+      await ensureAlive();
+    }
     return stats;
   } finally {
     try {
