@@ -14,6 +14,7 @@ USER deno
 
 # Dependencies first: this layer is rebuilt only when deno.json or deno.lock change.
 COPY deno.json deno.lock ./
+COPY vendor/ ./vendor/
 RUN deno install --frozen
 
 COPY src/ ./src/

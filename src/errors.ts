@@ -74,6 +74,10 @@ const connectionErrorCodes = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
   "ETIMEDOUT",
+  "EPIPE",
+  "ECONNABORTED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
@@ -96,16 +100,75 @@ export function toApiError(err: unknown): ApiError | undefined {
       return new UnavailableError("The database");
     }
   }
-  // @upstash/redis throws UpstashError for HTTP failures (an outage answers 5xx) and TypeError
-  // when the endpoint cannot be reached, rest_pipeline.ts RestError for both: either way the
-  // live store is unavailable.
-  if (err instanceof Error && (err.name === "UpstashError" || err.name === "RestError")) {
-    return new UnavailableError("The live store (Redis)");
+  // @upstash/redis throws UpstashError (HTTP failures, and error replies with the Redis error
+  // text), rest_pipeline.ts RestError (status 0 when unreachable), script_batcher.ts
+  // RedisReplyError (one command's error reply): what Redis said decides (redisError).
+  if (
+    err instanceof Error &&
+    (err.name === "UpstashError" || err.name === "UpstashJSONParseError" ||
+      err.name === "RestError" || err.name === "RedisReplyError")
+  ) {
+    return redisError(err);
   }
   if (err instanceof TypeError && /fetch|connect|network|refused/i.test(err.message)) {
     return new UnavailableError("The live store (Redis)");
   }
+  if (isClosedSocket(err)) return new UnavailableError("The database");
   return undefined;
+}
+
+/** One Redis command's error reply (in a pipeline that itself succeeded). */
+export class RedisReplyError extends Error {
+  override name = "RedisReplyError";
+}
+
+/** Redis error replies that mean "not now" (loading, busy script, failover): retry shortly. */
+const redisTransient = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY|OOM)\b/;
+/** Redis error replies that describe the command sent, so ours (a bug) unless input caused it. */
+const redisCommandError =
+  /^(ERR|WRONGTYPE|EXECABORT|NOSCRIPT|NOGROUP|BUSYGROUP|NOPERM|NOAUTH|WRONGPASS|[A-Z]+ERR)\b/;
+
+/** The Redis error text of a client error, without the client's wrapping. */
+function redisErrorText(message: string): string {
+  return message
+    .replace(/^Command failed: /, "")
+    .replace(/^Command \d+ \[ [^\]]* \] failed: /, "")
+    .replace(/, command was: [\s\S]*$/, "");
+}
+
+/**
+ * Maps a Redis client error: a transient reply or an unreachable, failing endpoint is an outage
+ * (503, Retry-After); a reply about an invalid stream id is bad input (400); any other command
+ * error is a bug (undefined: a logged 500), never reported as an outage.
+ */
+function redisError(err: Error): ApiError | undefined {
+  const text = redisErrorText(err.message);
+  if (redisTransient.test(text)) {
+    return new UnavailableError("The live store (Redis)");
+  }
+  if (/^ERR max (daily |concurrent )?(requests?|connections?)\b.*(limit|exceeded)/i.test(text)) {
+    return new UnavailableError("The live store (Redis)"); // an Upstash plan limit
+  }
+  if (/^ERR (Invalid stream ID|invalid (start|end) ID)/i.test(text)) {
+    return new ApiError(400, "invalid_value", "A stream id has the wrong format");
+  }
+  if (redisCommandError.test(text)) return undefined;
+  // No Redis reply: the endpoint failed or could not be reached (RestError status 0 or 5xx,
+  // UpstashJSONParseError for a proxy's HTML error page, Upstash's own 5xx).
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === "number" && status >= 400 && status < 500 && status !== 429) {
+    return undefined; // the endpoint refused what we sent (token, URL): a configuration bug
+  }
+  return new UnavailableError("The live store (Redis)");
+}
+
+/** Deno's node:net errors for a socket the other end closed ("socket has been ended", EPIPE). */
+function isClosedSocket(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return code === "EPIPE" || code === "ERR_STREAM_WRITE_AFTER_END" ||
+    code === "ERR_STREAM_DESTROYED" || code === "ERR_SOCKET_CLOSED" ||
+    /socket has been ended|broken pipe/i.test(err.message);
 }
 
 /** Builds the JSON error response for a context. */

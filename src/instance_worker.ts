@@ -5,6 +5,7 @@
 import { loadConfig } from "./config.ts";
 import { type Instance, startInstance } from "./instance.ts";
 import { createLogger } from "./log.ts";
+import { installProcessGuard } from "./process_guard.ts";
 
 /** What main.ts sends a worker. */
 export type WorkerCommand = { type: "start"; privateKeyPem: string; name: string } | {
@@ -28,8 +29,10 @@ scope.onmessage = async ({ data: command }) => {
   if (command.type === "start") {
     try {
       const config = loadConfig(Deno.env.toObject());
+      const log = createLogger(config.logLevel);
+      installProcessGuard(log);
       instance = await startInstance(config, {
-        log: createLogger(config.logLevel),
+        log,
         privateKeyPem: command.privateKeyPem,
         reusePort: true,
         name: command.name,

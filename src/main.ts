@@ -5,6 +5,7 @@ import { migrate } from "./db/migrate.ts";
 import { type Instance, startInstance } from "./instance.ts";
 import type { WorkerCommand, WorkerReply } from "./instance_worker.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { installProcessGuard } from "./process_guard.ts";
 
 /** Starts the service: config, migrations, INSTANCES instances on one port, graceful shutdown. */
 async function main(): Promise<void> {
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  // A dead database or Redis socket must not end the process; a bug still does (see the module).
+  installProcessGuard(log);
 
   let privateKeyPem = config.jwt.privateKeyPem;
   if (!privateKeyPem) {

@@ -56,6 +56,8 @@ export type WorkoutSummary = {
   ftp: number | null;
   /** The max HR the summary was computed with. */
   maxHr: number | null;
+  /** Set at archive when live samples were lost (Redis keys vanished mid-ride). */
+  liveDataGap?: true;
 };
 
 /** Options of `summarize`: the rider's FTP (watts) and max heart rate (bpm), when known. */

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { RedisReplyError } from "../errors.ts";
 import type { RestPipeline } from "./rest_pipeline.ts";
 
 /**
@@ -40,7 +41,7 @@ export function scriptBatcher<T>(
       // Redis lost its script cache (restart, failover): load it and run the batch again.
       try {
         const [loaded] = await pipeline.send([["SCRIPT", "LOAD", script]]);
-        if (loaded.error) throw new Error(loaded.error);
+        if (loaded.error) throw new RedisReplyError(loaded.error);
       } catch (err) {
         for (const call of batch) call.reject(err);
         return;
@@ -48,7 +49,7 @@ export function scriptBatcher<T>(
       return await send(batch, true);
     }
     replies.forEach((reply, i) => {
-      if (reply.error) batch[i].reject(new Error(reply.error));
+      if (reply.error) batch[i].reject(new RedisReplyError(reply.error));
       else batch[i].resolve(reply.result as T);
     });
   }

@@ -6,7 +6,8 @@ import type { LiveStore } from "./store.ts";
  *
  * Keys (all under the configured prefix):
  * - `workout:<id>` hash: `user` (owner id), `state` (`active` or `closing`), `closing_at` (ms),
- *   `first` (time of the first sample, ms: a ride may span at most `maxSpanMs` around it);
+ *   `first` (time of the first sample, ms: a ride may span at most `maxSpanMs` around it),
+ *   `gap` (`1` once the live keys vanished mid-ride and were re-opened: samples were lost);
  * - `workout:<id>:samples` stream: one entry per accepted batch, field `s` holding one JSON
  *   document `[[time, power, cadence, heartRate, speed, distance, altitude, lat, lon], …]`
  *   (a JSON document so that @upstash/redis's parsing of stream values is lossless);
@@ -53,11 +54,12 @@ return 1
 `;
 
 // KEYS: meta, ended marker, workouts:active. ARGV: user, ttl, now, id.
-// 0: ended (archived or deleted); 1: live keys already there; 2: opened again.
+// 0: ended (archived or deleted); 1: live keys already there; 2: opened again, marked with a gap
+// (what the lost keys held is gone).
 const reviveScript = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-redis.call('HSET', KEYS[1], 'user', ARGV[1], 'state', 'active')
+redis.call('HSET', KEYS[1], 'user', ARGV[1], 'state', 'active', 'gap', '1')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
 return 2
@@ -111,10 +113,22 @@ export function workoutLive(live: LiveStore, options: { ttlMs: number; maxSpanMs
   const revive = live.redis.createScript<number>(reviveScript);
 
   return {
-    /** Registers a workout as live for its owner (idempotent). */
-    async open(workoutId: string, userId: string, now = Date.now()): Promise<void> {
+    /**
+     * Registers a workout as live for its owner (idempotent). `gap` marks a re-open after its
+     * live keys vanished (samples were lost), so the archive says so.
+     */
+    async open(
+      workoutId: string,
+      userId: string,
+      now = Date.now(),
+      flags: { gap?: boolean } = {},
+    ): Promise<void> {
       const tx = live.redis.multi();
-      tx.hset(metaKey(workoutId), { user: userId, state: "active" });
+      tx.hset(metaKey(workoutId), {
+        user: userId,
+        state: "active",
+        ...(flags.gap ? { gap: "1" } : {}),
+      });
       tx.pexpire(metaKey(workoutId), options.ttlMs);
       tx.zadd(activeKey, { score: now, member: workoutId });
       await tx.exec();
@@ -215,6 +229,16 @@ export function workoutLive(live: LiveStore, options: { ttlMs: number; maxSpanMs
       tx.pexpire(metaKey(workoutId), options.ttlMs);
       tx.pexpire(streamKey(workoutId), options.ttlMs);
       await tx.exec();
+    },
+
+    /** Whether the workout's live meta is there, and whether it lost samples (a re-open). */
+    async liveState(workoutId: string): Promise<{ present: boolean; gap: boolean }> {
+      const row = await live.redis.hmget<Record<string, unknown>>(
+        metaKey(workoutId),
+        "user",
+        "gap",
+      );
+      return { present: row?.user != null, gap: row?.gap != null };
     },
 
     /** True when the workout has live keys. */

@@ -38,9 +38,14 @@ export async function ensureLiveWorkout(
     if (meta.workout) {
       const row = await getWorkout(deps.sql, { workoutId: meta.workout, userId });
       if (row?.status === "active") {
-        if (await deps.workoutLive.revive(row.id, userId) !== "ended") {
-          return { workoutId: row.id, messageId: created.messageId };
+        const revived = await deps.workoutLive.revive(row.id, userId);
+        if (revived === "revived") {
+          deps.log.warn("live keys of a stream's workout vanished; reopened it with a gap", {
+            workoutId: row.id,
+            stream: name,
+          });
         }
+        if (revived !== "ended") return { workoutId: row.id, messageId: created.messageId };
         continue; // being archived right now: its end is near
       }
     }

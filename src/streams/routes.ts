@@ -33,12 +33,24 @@ const NameParams = z.object({
   }),
 });
 
-/** A range bound: -, + or an id. An unescaped + in a query string arrives as a space. */
+/**
+ * A range bound: -, + or an id. An unescaped + in a query string arrives as a space. The id's
+ * milliseconds and sequence number must each fit in an unsigned 64-bit integer, as Redis
+ * requires (a wider one would fail in Redis, which is the caller's mistake, not an outage).
+ */
 function rangeId(name: string) {
+  const maxU64 = 18446744073709551615n;
+  const fits = (v: string) =>
+    v === "-" || v === "+" ||
+    v.replace(/^\(/, "").split("-").every((part) => !/^\d+$/.test(part) || BigInt(part) <= maxU64);
   return z
     .string()
     .transform((v) => (v === " " ? "+" : v.trim()))
-    .pipe(z.string().regex(/^(-|\+|\(?\d+(-\d+)?)$/, `${name} must be -, + or an id`));
+    .pipe(
+      z.string()
+        .regex(/^(-|\+|\(?\d+(-\d+)?)$/, `${name} must be -, + or an id`)
+        .refine(fits, `${name} must be an id whose parts fit in 64 bits`),
+    );
 }
 
 const EntrySchema = z.object({ id: z.string(), data: z.record(z.string(), z.string()) });

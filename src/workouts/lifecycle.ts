@@ -25,6 +25,22 @@ function notActive(): ApiError {
   return new ApiError(400, "workout_not_active", "Workout is not active");
 }
 
+/**
+ * Completing a workout that is already completed (a retry after a lost answer, or a crash
+ * between commit and clean-up): still a 400 for old clients, with its own code and the workout,
+ * so a retry can tell that it succeeded.
+ */
+export class WorkoutAlreadyCompleted extends ApiError {
+  constructor(readonly workout: WorkoutRow) {
+    // The text old clients match (COMPAT.md), unchanged.
+    super(400, "workout_already_completed", "Workout is not active");
+  }
+}
+
+function notActiveAnymore(workout: WorkoutRow | undefined): ApiError {
+  return workout?.status === "completed" ? new WorkoutAlreadyCompleted(workout) : notActive();
+}
+
 /** Starts an active workout and registers it as live. */
 export async function startWorkout(
   deps: Deps,
@@ -52,8 +68,16 @@ export async function ingestSamples(
     const workout = await getWorkout(deps.sql, ids);
     if (!workout) throw notFound();
     if (workout.status !== "active") throw notActive();
+    // An active workout always has live keys (opened at start), so they vanished: Redis
+    // restarted without persistence, was flushed, or they expired. What they held is lost.
     // Not open(): the workout may have been archived since it was read as active.
-    if (await deps.workoutLive.revive(ids.workoutId, ids.userId) === "ended") throw notActive();
+    const revived = await deps.workoutLive.revive(ids.workoutId, ids.userId);
+    if (revived === "ended") throw notActive();
+    if (revived === "revived") {
+      deps.log.warn("live samples of an active workout vanished; reopened it with a gap", {
+        workoutId: ids.workoutId,
+      });
+    }
     result = await deps.workoutLive.append(ids.workoutId, ids.userId, samples);
   }
   if (!result.ok && result.reason === "span") {
@@ -80,16 +104,23 @@ export async function completeWorkout(
   if (workout.status !== "active") {
     // A repeat after a crash between commit and cleanup: finish the cleanup.
     await deps.workoutLive.remove(ids.workoutId).catch(() => {});
-    throw notActive();
+    throw notActiveAnymore(workout);
   }
+  const live = await deps.workoutLive.liveState(ids.workoutId);
+  if (!live.present) {
+    deps.log.warn("live samples of an active workout vanished; archiving what is left", {
+      workoutId: ids.workoutId,
+    });
+  }
+  const liveDataGap = live.gap || !live.present;
   await deps.workoutLive.markClosing(ids.workoutId);
   try {
     const page = await deps.workoutLive.readAll(ids.workoutId);
     const samples = [...page.samples, ...await legacySamples(deps, workout)];
-    const result = await archive(deps, { ...ids, samples });
+    const result = await archive(deps, { ...ids, samples, liveDataGap });
     if (!result) {
       await deps.workoutLive.remove(ids.workoutId).catch(() => {});
-      throw notActive();
+      throw notActiveAnymore(await getWorkout(deps.sql, ids));
     }
     await afterCommit(deps, result);
     return { workout: result, archivedSamples: samples.length, entries: page.entries };
@@ -146,6 +177,8 @@ async function archive(
     userId: string;
     samples: readonly Sample[];
     alsoInTransaction?: (tx: Sql) => Promise<void>;
+    /** Live samples were lost before this archive (marked in the summary). */
+    liveDataGap?: boolean;
   },
 ): Promise<WorkoutRow | undefined> {
   const samples = normalizeSamples(input.samples);
@@ -154,6 +187,7 @@ async function archive(
   const at = samples.length > 0 ? new Date(samples[0].time) : new Date();
   const rider = await riderSettings(deps.sql, { userId: input.userId, at });
   const summary = summarize(samples, { ftp: rider.ftpWatts, maxHr: rider.maxHr });
+  if (input.liveDataGap) summary.liveDataGap = true;
   return await archiveWorkout(deps.sql, {
     workoutId: input.workoutId,
     userId: input.userId,

@@ -3,7 +3,13 @@ import { requireUser, userIdOf } from "../auth/middleware.ts";
 import { telemetrySeries } from "../analytics/aggregate_queries.ts";
 import { ApiError } from "../errors.ts";
 import { createRouter, errors, json, jsonBody, userSecurity } from "../http/openapi.ts";
-import { completeWorkout, importWorkout, ingestSamples, startWorkout } from "./lifecycle.ts";
+import {
+  completeWorkout,
+  importWorkout,
+  ingestSamples,
+  startWorkout,
+  WorkoutAlreadyCompleted,
+} from "./lifecycle.ts";
 import {
   deleteWorkout,
   getActiveByStream,
@@ -498,6 +504,12 @@ export function workoutRoutes() {
     const result = await completeWorkout(c.var.deps, {
       workoutId: id,
       userId: userIdOf(c.var.principal),
+    }).catch((err) => {
+      if (!(err instanceof WorkoutAlreadyCompleted)) throw err;
+      // Still 400 for old clients; the workout, as a success answers it, tells a retry it worked.
+      throw new ApiError(err.status, err.code, err.message, {
+        extra: { workout: workoutJson(err.workout) },
+      });
     });
     return c.json({
       success: true as const,

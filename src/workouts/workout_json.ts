@@ -45,6 +45,9 @@ export const SummarySchema = z
         seconds: z.number().int(),
       }))
       .nullable(),
+    liveDataGap: z.literal(true).openapi({
+      description: "Live samples were lost before archiving (the live store lost them mid-ride)",
+    }),
   })
   .partial()
   .openapi("WorkoutSummary");
@@ -110,6 +113,7 @@ export function summaryJson(s: Partial<WorkoutSummary>): z.infer<typeof SummaryS
     powerCurve: s.powerCurve ?? [],
     powerZones: s.powerZones ?? null,
     heartRateZones: s.heartRateZones ?? null,
+    ...(s.liveDataGap ? { liveDataGap: true as const } : {}),
   };
 }
 
