@@ -257,9 +257,7 @@ export async function archiveUnderCuts(options: {
         await ensureAlive();
         const res = await complete();
         count(res);
-        finished = res.status === 200 || res.body?.code === "workout_already_completed" ||
-          // An old process (before this fix) answers a retry after a lost reply like this.
-          (res.status === 400 && res.body?.code === "workout_not_active");
+        finished = res.status === 200 || res.body?.code === "workout_already_completed";
       }
       const [row] = await admin<{ n: number; status: string }[]>`
         select (select count(*)::int from telemetry where workout_id = w.id) as n, w.status

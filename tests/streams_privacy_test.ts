@@ -318,10 +318,24 @@ Deno.test("share links refuse bad input: too long a life, not a number, another 
     assert.equal(res.status, 400, JSON.stringify(body));
     assert.equal(typeof res.body.error, "string");
   }
+  const malformed = await t.request("POST", `/api/streams/${name}/shares`, {
+    headers: { ...as.owner.headers, "content-type": "application/json" },
+    body: "{not json",
+  });
+  assert.equal(malformed.status, 400);
+  await malformed.body?.cancel();
+  // No body at all takes the defaults: 24 hours.
+  const plain = await t.request("POST", `/api/streams/${name}/shares`, {
+    headers: as.owner.headers,
+  });
+  assert.equal(plain.status, 201);
+  const { expiresAt, createdAt } = await plain.json();
+  const life = Date.parse(expiresAt) - Date.parse(createdAt);
+  assert.ok(Math.abs(life - 24 * 3600_000) < 2000, `lives ${life} ms`);
   const [{ n }] = await t.sql`
     select count(*)::int as n from stream_shares where stream_name = ${name}
   `;
-  assert.equal(n, 3); // setup's two and the expired one; none of the refused
+  assert.equal(n, 4); // setup's two, the expired one and the plain one; none of the refused
   await call("DELETE", `/api/streams/${name}`, as.owner);
 });
 

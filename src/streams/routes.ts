@@ -69,6 +69,16 @@ const shareQuery = z.string().max(200).optional().openapi({
   description: "A share link's secret (`bpts_…`): lets a viewer without an account watch",
 });
 
+/** The body of a new share link (optional: an empty body takes the defaults). */
+const ShareBody = z.object({
+  expiresInMinutes: z
+    .number({ error: "expiresInMinutes must be a whole number of minutes" })
+    .int("expiresInMinutes must be a whole number of minutes")
+    .min(1, "expiresInMinutes must be at least 1")
+    .optional()
+    .openapi({ description: "Minutes the link lives (default 24 h; at most SHARE_LINK_MAX_DAYS)" }),
+});
+
 const ShareSchema = z.object({
   id: z.uuid(),
   streamName: z.string(),
@@ -242,13 +252,7 @@ const createShare = createRoute({
     params: NameParams,
     body: {
       content: {
-        "application/json": {
-          schema: z.object({
-            expiresInMinutes: z.number().int().min(1).optional().openapi({
-              description: "Minutes the link lives (default 24 h; at most SHARE_LINK_MAX_DAYS)",
-            }),
-          }),
-        },
+        "application/json": { schema: ShareBody },
       },
       required: false,
     },
@@ -431,6 +435,17 @@ async function readableStream(c: Context<AppEnv>, name: string, share: string | 
   return { caller, meta };
 }
 
+/** A JSON body that may be empty (then `{}`); malformed JSON is a 400. */
+async function optionalJson(c: Context<AppEnv>): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, "bad_request", "Malformed JSON in request body");
+  }
+}
+
 function shareJson(share: {
   id: string;
   streamName: string;
@@ -581,12 +596,12 @@ export function streamRoutes() {
     const userId = userIdOf(c.var.principal);
     const meta = await deps.streams.meta(name);
     if (meta && meta.owner !== `user:${userId}`) throw forbidden();
-    const body = await c.req.json().catch(() => ({})) as { expiresInMinutes?: unknown };
-    const maxMinutes = deps.config.shareLinkMaxDays * 24 * 60;
-    const minutes = body.expiresInMinutes ?? 24 * 60;
-    if (typeof minutes !== "number" || !Number.isInteger(minutes) || minutes < 1) {
-      throw new ApiError(400, "validation_failed", "expiresInMinutes must be a whole number ≥ 1");
+    const parsed = ShareBody.safeParse(await optionalJson(c));
+    if (!parsed.success) {
+      throw new ApiError(400, "validation_failed", parsed.error.issues[0].message);
     }
+    const maxMinutes = deps.config.shareLinkMaxDays * 24 * 60;
+    const minutes = parsed.data.expiresInMinutes ?? 24 * 60;
     if (minutes > maxMinutes) {
       throw new ApiError(
         400,
