@@ -13,12 +13,11 @@
  *   deno run --allow-net --allow-env --allow-read --allow-sys bench/aggregate_refresh_bench.ts \
  *     [--imports 6] [--rounds 5]
  */
-import { loadConfig } from "../src/config.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { startRefreshDrain, timescaleLicense } from "../src/db/timescale.ts";
 import { createLogger } from "../src/log.ts";
-import { benchApp } from "./bench_app.ts";
+import { benchApp, benchConfig } from "./bench_app.ts";
 
 const arg = (name: string, fallback: number) => {
   const at = Deno.args.indexOf(name);
@@ -26,26 +25,8 @@ const arg = (name: string, fallback: number) => {
 };
 const imports = arg("--imports", 6);
 const rounds = arg("--rounds", 5);
-const adminUrl = Deno.env.get("BENCH_DATABASE_ADMIN_URL") ??
-  "postgres://postgres@127.0.0.1:55433/postgres";
 
-const admin = createSql(adminUrl, { max: 1 });
-await admin.unsafe("drop database if exists bpt_refresh_bench with (force)");
-await admin.unsafe("create database bpt_refresh_bench");
-await admin.end();
-const benchUrl = new URL(adminUrl);
-benchUrl.pathname = "/bpt_refresh_bench";
-const config = {
-  ...loadConfig({
-    UPSTASH_REDIS_REST_URL: "http://127.0.0.1:58080",
-    UPSTASH_REDIS_REST_TOKEN: "bpt-test-token",
-    ...Deno.env.toObject(),
-    DATABASE_URL: benchUrl.href,
-  }),
-  redisKeyPrefix: "refreshbench:",
-  passwordCost: { memoryKib: 1024, iterations: 1 },
-  rateLimitPerMinute: 0,
-};
+const config = await benchConfig("bpt_refresh_bench", "refreshbench:");
 const sql = createSql(config.databaseUrl, { max: 20 });
 await migrate(sql);
 const { deps, app } = await benchApp(config, sql);

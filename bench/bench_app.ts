@@ -1,8 +1,8 @@
 /** The real app for benchmarks: built around a database client, with a throwaway signing key. */
 import { createApp } from "../src/app.ts";
 import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
-import type { Config } from "../src/config.ts";
-import type { Sql } from "../src/db/client.ts";
+import { type Config, loadConfig } from "../src/config.ts";
+import { createSql, type Sql } from "../src/db/client.ts";
 import { createDeps } from "../src/deps.ts";
 import { createLogger } from "../src/log.ts";
 
@@ -16,4 +16,32 @@ export async function benchApp(config: Config, sql: Sql) {
   });
   const deps = createDeps(config, { sql, tokens, log: createLogger("silent") });
   return { deps, app: createApp(deps) };
+}
+
+/**
+ * The configuration of a bench that owns database `database` (recreated empty on the admin URL,
+ * `BENCH_DATABASE_ADMIN_URL`, default the test cluster) and Redis key prefix `prefix`; the test
+ * services' REST bridge unless the environment says otherwise; cheap password hashing, no rate
+ * limit.
+ */
+export async function benchConfig(database: string, prefix: string): Promise<Config> {
+  const adminUrl = Deno.env.get("BENCH_DATABASE_ADMIN_URL") ??
+    "postgres://postgres@127.0.0.1:55433/postgres";
+  const admin = createSql(adminUrl, { max: 1 });
+  await admin.unsafe(`drop database if exists ${database} with (force)`);
+  await admin.unsafe(`create database ${database}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return {
+    ...loadConfig({
+      UPSTASH_REDIS_REST_URL: "http://127.0.0.1:58080",
+      UPSTASH_REDIS_REST_TOKEN: "bpt-test-token",
+      ...Deno.env.toObject(),
+      DATABASE_URL: url.href,
+    }),
+    redisKeyPrefix: prefix,
+    passwordCost: { memoryKib: 1024, iterations: 1 },
+    rateLimitPerMinute: 0,
+  };
 }

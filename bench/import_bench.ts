@@ -11,8 +11,7 @@
  *
  *   deno run --allow-net --allow-env --allow-read --allow-sys bench/import_bench.ts [--runs 7]
  */
-import { loadConfig } from "../src/config.ts";
-import { benchApp } from "./bench_app.ts";
+import { benchApp, benchConfig } from "./bench_app.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import type { Sample } from "../src/analytics/samples.ts";
@@ -22,8 +21,6 @@ import { importWorkout } from "../src/workouts/lifecycle.ts";
 
 const runsArg = Deno.args.indexOf("--runs");
 const runs = runsArg >= 0 ? Number(Deno.args[runsArg + 1]) : 7;
-const adminUrl = Deno.env.get("BENCH_DATABASE_ADMIN_URL") ??
-  "postgres://postgres@127.0.0.1:55433/postgres";
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -55,23 +52,7 @@ function fourHourRide(): Sample[] {
 }
 
 // --- setup -----------------------------------------------------------------------------------
-const admin = createSql(adminUrl, { max: 1 });
-await admin.unsafe("drop database if exists bpt_files_bench with (force)");
-await admin.unsafe("create database bpt_files_bench");
-await admin.end();
-const benchUrl = new URL(adminUrl);
-benchUrl.pathname = "/bpt_files_bench";
-const config = {
-  ...loadConfig({
-    UPSTASH_REDIS_REST_URL: "http://127.0.0.1:58080",
-    UPSTASH_REDIS_REST_TOKEN: "bpt-test-token",
-    ...Deno.env.toObject(),
-    DATABASE_URL: benchUrl.href,
-  }),
-  redisKeyPrefix: "filesbench:",
-  passwordCost: { memoryKib: 1024, iterations: 1 },
-  rateLimitPerMinute: 0,
-};
+const config = await benchConfig("bpt_files_bench", "filesbench:");
 const sql = createSql(config.databaseUrl, { max: 10 });
 await migrate(sql);
 const { deps, app } = await benchApp(config, sql);
