@@ -95,10 +95,12 @@ export function credentialLimit(deps: Deps) {
     blocked = next;
   };
 
-  const current = async () => {
+  /** Starts a refresh when due; answers a promise only when the copy is too stale to use. */
+  const refresh = (): Promise<void> | undefined => {
     const age = Date.now() - fetchedAt;
-    if (age >= refreshMs) fetching ??= fetchBlocked().finally(() => (fetching = undefined));
-    if (age >= maxStaleMs) await fetching;
+    if (age < refreshMs) return undefined;
+    fetching ??= fetchBlocked().finally(() => (fetching = undefined));
+    return age >= maxStaleMs ? fetching : undefined;
   };
 
   const countFailure = async (id: string) => {
@@ -130,7 +132,9 @@ export function credentialLimit(deps: Deps) {
 
   return createMiddleware<AppEnv>(async (c, next) => {
     if (perClient <= 0 || !presentsCredential(c)) return await next();
-    await current();
+    // No await on the common path: a pending promise costs every request a turn.
+    const stale = refresh();
+    if (stale) await stale;
     let id: string | undefined;
     if (blocked.size > 0) {
       id = await digest(clientAddress(c, deps.config.trustedProxyHops));
