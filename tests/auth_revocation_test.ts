@@ -3,10 +3,8 @@ import { startBridge } from "../scripts/redis_rest_bridge.ts";
 import { createApp } from "../src/app.ts";
 import type { Revocation, Revocations } from "../src/auth/revocations.ts";
 import { createSql } from "../src/db/client.ts";
-import { createDeps } from "../src/deps.ts";
-import { createLogger } from "../src/log.ts";
 import { delay, startRedisServer, startTcpProxy } from "./local_servers.ts";
-import { registerRider, startTestApp, type TestApp, testConfig, testTokens } from "./support.ts";
+import { registerRider, startTestApp, type TestApp, testConfig, testDeps } from "./support.ts";
 
 // Two instances of the service on the same database and Redis prefix, as behind a load balancer.
 let a: TestApp;
@@ -231,13 +229,7 @@ Deno.test("with the revocation feed stale (Redis unreachable), revoked credentia
   const viaProxy = new URL(db.href);
   viaProxy.port = String(proxy.port);
   const sql = createSql(viaProxy.href, { max: 2, connectTimeoutS: 2 });
-  const deps = createDeps(config, {
-    sql,
-    tokens: await testTokens(config),
-    log: createLogger("silent"),
-    redisRetries: 0,
-  });
-  deps.revocations.start();
+  const deps = await testDeps(config, sql);
   const c = createApp(deps);
   const get = async (headers: Record<string, string>) => {
     const res = await c.request("/api/users/me", { headers });
@@ -287,13 +279,7 @@ Deno.test("a revocation that cannot reach Redis answers 503 and still takes effe
   const bridge = await startBridge({ port: 0, redisUrl: redis.url, token: "pending-token" });
   const config = testConfig({ redisRestUrl: bridge.url, redisRestToken: "pending-token" });
   const sql = createSql(config.databaseUrl, { max: 2 });
-  const deps = createDeps(config, {
-    sql,
-    tokens: await testTokens(config),
-    log: createLogger("silent"),
-    redisRetries: 0,
-  });
-  deps.revocations.start();
+  const deps = await testDeps(config, sql);
   const c = createApp(deps);
   try {
     await untilFresh(deps.revocations);

@@ -56,6 +56,18 @@ export type TestApp = {
   close: () => Promise<void>;
 };
 
+/** The app's dependencies for a test: its token issuer, no log, no Redis retries, feed started. */
+export async function testDeps(config: Config, sql: Sql): Promise<Deps> {
+  const deps = createDeps(config, {
+    sql,
+    tokens: await testTokens(config),
+    log: createLogger("silent"),
+    redisRetries: 0,
+  });
+  deps.revocations.start();
+  return deps;
+}
+
 /** Builds the real app against the migrated test database. */
 export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const config = testConfig(overrides);
@@ -66,13 +78,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     await sql.end({ timeout: 1 });
     throw err;
   });
-  const deps = createDeps(config, {
-    sql,
-    tokens: await testTokens(config),
-    log: createLogger("silent"),
-    redisRetries: 0,
-  });
-  deps.revocations.start();
+  const deps = await testDeps(config, sql);
   const app = createApp(deps);
   return {
     app,
