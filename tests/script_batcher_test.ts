@@ -47,6 +47,9 @@ Deno.test("a script batcher overlaps at most maxInFlight round trips", async () 
     send: async (commands: string[][]) => {
       most = Math.max(most, ++open);
       try {
+        // A round trip slower than one turn of the loop, so that the next batch is ready while
+        // this one is in flight on any machine (on a fast one they would never overlap).
+        await new Promise((resolve) => setTimeout(resolve, 5));
         return await pipeline.send(commands);
       } finally {
         open--;
