@@ -16,7 +16,7 @@
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { startRefreshDrain, timescaleLicense } from "../src/db/timescale.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../src/core/log.ts";
 import { benchApp, benchConfig } from "./bench_app.ts";
 
 const arg = (name: string, fallback: number) => {

@@ -5,7 +5,7 @@
 // Run: deno run --allow-read bench/analytics_bench.ts [runs]
 
 import { meanMaximalPower, normalizedPower, summarize, toGrid } from "../src/analytics/power.ts";
-import type { Sample } from "../src/analytics/samples.ts";
+import type { Sample } from "../src/core/sample.ts";
 
 const RUNS = Number(Deno.args[0] ?? "50");
 const WARMUP = 5;

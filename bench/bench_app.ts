@@ -1,10 +1,10 @@
 /** The real app for benchmarks: built around a database client, with a throwaway signing key. */
 import { createApp } from "../src/app.ts";
 import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
-import { type Config, loadConfig } from "../src/config.ts";
+import { type Config, loadConfig } from "../src/core/config.ts";
 import { createSql, type Sql } from "../src/db/client.ts";
-import { createDeps } from "../src/deps.ts";
-import { createLogger } from "../src/log.ts";
+import { createDeps } from "../src/wiring.ts";
+import { createLogger } from "../src/core/log.ts";
 
 /** The app and its dependencies, logging nothing. */
 export async function benchApp(config: Config, sql: Sql) {

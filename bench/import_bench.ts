@@ -14,7 +14,7 @@
 import { benchApp, benchConfig } from "./bench_app.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import type { Sample } from "../src/analytics/samples.ts";
+import type { Sample } from "../src/core/sample.ts";
 import { writeFit } from "../src/files/fit.ts";
 import { parseRideFile } from "../src/files/ride_files.ts";
 import { importWorkout } from "../src/workouts/lifecycle.ts";

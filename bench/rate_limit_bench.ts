@@ -22,11 +22,11 @@ import process from "node:process";
 import { Ratelimit } from "@upstash/ratelimit";
 import { createApp } from "../src/app.ts";
 import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
-import { type Config, loadConfig } from "../src/config.ts";
+import { type Config, loadConfig } from "../src/core/config.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { createDeps } from "../src/deps.ts";
-import { createLogger } from "../src/log.ts";
+import { createDeps } from "../src/wiring.ts";
+import { createLogger } from "../src/core/log.ts";
 
 const requestsArg = Deno.args.indexOf("--requests");
 const total = requestsArg >= 0 ? Number(Deno.args[requestsArg + 1]) : 20_000;

@@ -7,9 +7,9 @@
 //   deno run --allow-net --allow-env bench/revocation_bench.ts [runs]
 
 import { createRevocations, type Revocations } from "../src/auth/revocations.ts";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/core/config.ts";
 import { createLiveStore } from "../src/live/store.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../src/core/log.ts";
 
 const RUNS = Number(Deno.args[0] ?? "40");
 const config = loadConfig(Deno.env.toObject());

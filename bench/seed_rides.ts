@@ -6,7 +6,7 @@
  * (DATABASE_URL as the service reads it; a user `bench-<n>@example.com` is created.)
  */
 import { summarize } from "../src/analytics/power.ts";
-import type { Sample } from "../src/analytics/samples.ts";
+import type { Sample } from "../src/core/sample.ts";
 import type { Sql } from "../src/db/client.ts";
 import { archiveWorkout, insertWorkout } from "../src/workouts/queries.ts";
 
@@ -63,7 +63,7 @@ export async function seedRides(
 
 if (import.meta.main) {
   const { createSql } = await import("../src/db/client.ts");
-  const { loadConfig } = await import("../src/config.ts");
+  const { loadConfig } = await import("../src/core/config.ts");
   const { migrate } = await import("../src/db/migrate.ts");
   const rides = Number(Deno.args[0] ?? 1000);
   const seconds = Number(Deno.args[1] ?? 3600);

@@ -24,12 +24,12 @@ import { createRevocations } from "../src/auth/revocations.ts";
 import { Redis as RespClient } from "ioredis";
 import { createApp } from "../src/app.ts";
 import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/core/config.ts";
 import { createSql } from "../src/db/client.ts";
-import type { Deps } from "../src/deps.ts";
-import { liveServices } from "../src/live/services.ts";
+import type { Deps } from "../src/http/deps.ts";
+import { liveServices } from "../src/wiring.ts";
 import { createLiveStore } from "../src/live/store.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../src/core/log.ts";
 import { streamStore } from "../src/streams/store.ts";
 
 const VIEWER_WORKER = "bpt-streams-bench-viewers";

@@ -11,7 +11,7 @@
 import { benchApp } from "./bench_app.ts";
 import { Redis as RespClient } from "ioredis";
 import { summarize } from "../src/analytics/power.ts";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/core/config.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { refreshAggregates } from "../src/db/timescale.ts";

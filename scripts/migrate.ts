@@ -1,8 +1,8 @@
 /** Applies pending migrations to DATABASE_URL: `deno task migrate`. */
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/core/config.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../src/core/log.ts";
 
 const config = loadConfig(Deno.env.toObject());
 const sql = createSql(config.databaseUrl, { max: 2, appName: "bpt-migrate" });

@@ -1,11 +1,12 @@
 import { secureHeaders } from "hono/secure-headers";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { authenticate } from "./auth/middleware.ts";
-import { authRoutes } from "./auth/routes.ts";
-import type { AppEnv, Deps } from "./deps.ts";
-import { ApiError, errorResponse, handleError } from "./errors.ts";
-import { healthRoutes } from "./health.ts";
-import { docsRoutes } from "./http/docs.ts";
+import { authenticate } from "./http/authenticate.ts";
+import { authRoutes } from "./routes/auth.ts";
+import type { AppEnv, Deps } from "./http/deps.ts";
+import { ApiError } from "./core/errors.ts";
+import { errorResponse, handleError } from "./http/error_response.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import {
   apiContentSecurityPolicy,
   corsHeaders,
@@ -17,11 +18,11 @@ import {
 import { credentialLimit } from "./http/credential_limit.ts";
 import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter } from "./http/openapi.ts";
-import { userRoutes } from "./users/routes.ts";
-import { analyticsRoutes } from "./analytics/routes.ts";
-import { workoutRoutes } from "./workouts/routes.ts";
-import { streamRoutes } from "./streams/routes.ts";
-import { apiKeyRoutes } from "./auth/api_key_routes.ts";
+import { userRoutes } from "./routes/users.ts";
+import { analyticsRoutes } from "./routes/analytics.ts";
+import { workoutRoutes } from "./routes/workouts.ts";
+import { streamRoutes } from "./routes/streams.ts";
+import { apiKeyRoutes } from "./routes/api_keys.ts";
 
 /** The service version reported in the OpenAPI document. */
 export const version = "0.1.0";

@@ -1,10 +1,10 @@
 import { createApp } from "./app.ts";
 import { createTokenIssuer } from "./auth/tokens.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./core/config.ts";
 import { createSql } from "./db/client.ts";
-import { createDeps } from "./deps.ts";
+import { createDeps } from "./wiring.ts";
 import { startRefreshDrain } from "./db/timescale.ts";
-import { type Logger, withFields } from "./log.ts";
+import { type Logger, withFields } from "./core/log.ts";
 import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
 
 /**

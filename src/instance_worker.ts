@@ -2,9 +2,9 @@
  * An extra instance in a worker thread, for INSTANCES > 1: main.ts sends `start` (with the
  * signing key, so tokens from every instance verify everywhere) and, on shutdown, `stop`.
  */
-import { loadConfig } from "./config.ts";
+import { loadConfig } from "./core/config.ts";
 import { type Instance, startInstance } from "./instance.ts";
-import { createLogger } from "./log.ts";
+import { createLogger } from "./core/log.ts";
 import { installProcessGuard } from "./process_guard.ts";
 
 /** What main.ts sends a worker. */

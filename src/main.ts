@@ -1,10 +1,10 @@
 import { generatePrivateKeyPem } from "./auth/tokens.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig } from "./core/config.ts";
 import { createSql } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { type Instance, startInstance } from "./instance.ts";
 import type { WorkerCommand, WorkerReply } from "./instance_worker.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, type Logger } from "./core/log.ts";
 import { installProcessGuard } from "./process_guard.ts";
 
 /** Starts the service: config, migrations, INSTANCES instances on one port, graceful shutdown. */

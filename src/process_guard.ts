@@ -1,4 +1,4 @@
-import type { Logger } from "./log.ts";
+import type { Logger } from "./core/log.ts";
 
 /**
  * The process-level last line of defence against a dependency fault ending the process.

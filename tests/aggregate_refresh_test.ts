@@ -23,8 +23,9 @@ import {
   startRefreshDrain,
   timescaleLicense,
 } from "../src/db/timescale.ts";
-import { createDeps, type Deps } from "../src/deps.ts";
-import { createLogger } from "../src/log.ts";
+import type { Deps } from "../src/http/deps.ts";
+import { createDeps } from "../src/wiring.ts";
+import { createLogger } from "../src/core/log.ts";
 import { randomRide } from "./analytics_history_fixture.ts";
 import { pgliteSql } from "./pglite_sql.ts";
 import { testConfig, testTokens, uniqueEmail } from "./support.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { countPauses, type Grid, toGrid } from "../src/analytics/power.ts";
-import type { Sample } from "../src/analytics/samples.ts";
+import type { Sample } from "../src/core/sample.ts";
 import { prng, refGrid, sample } from "./analytics_reference.ts";
 
 const T0 = 1_700_000_000_000; // a whole second

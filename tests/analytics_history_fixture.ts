@@ -3,7 +3,7 @@
 // dates come from Intl, periods from walking day by day.
 
 import assert from "node:assert/strict";
-import type { Sample } from "../src/analytics/samples.ts";
+import type { Sample } from "../src/core/sample.ts";
 import { prng, refSummary } from "./analytics_reference.ts";
 import { registerRider, type TestApp } from "./support.ts";
 

@@ -6,7 +6,8 @@ import {
   toGrid,
   type WorkoutSummary,
 } from "../src/analytics/power.ts";
-import { effortDurations, type Sample } from "../src/analytics/samples.ts";
+import { effortDurations } from "../src/analytics/durations.ts";
+import type { Sample } from "../src/core/sample.ts";
 import {
   assertClose,
   prng,

@@ -3,7 +3,8 @@
 // beyond the Sample type and the list of standard durations.
 
 import assert from "node:assert/strict";
-import { effortDurations, type Sample } from "../src/analytics/samples.ts";
+import { effortDurations } from "../src/analytics/durations.ts";
+import type { Sample } from "../src/core/sample.ts";
 
 /** One second of the reference grid. */
 export type RefRow = {

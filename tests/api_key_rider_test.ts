@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp } from "../src/app.ts";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { ConfigError, loadConfig } from "../src/core/config.ts";
 import { delay } from "./local_servers.ts";
 import { registerRider, startTestApp, type TestApp, uniqueEmail } from "./support.ts";
 

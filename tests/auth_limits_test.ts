@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Config } from "../src/config.ts";
+import type { Config } from "../src/core/config.ts";
 import { closedLoopbackUrl } from "./oidc_issuer.ts";
 import { startTestApp, type TestApp, uniqueEmail } from "./support.ts";
 

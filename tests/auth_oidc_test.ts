@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SignJWT, UnsecuredJWT } from "jose";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/core/config.ts";
 import { closedLoopbackUrl, startIssuer, type TestIssuer } from "./oidc_issuer.ts";
 import { registerRider, startTestApp, type TestApp, uniqueEmail } from "./support.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { ConfigError, loadConfig } from "../src/core/config.ts";
 
 Deno.test("loadConfig defaults point at the local services from deno task services", () => {
   const config = loadConfig({});

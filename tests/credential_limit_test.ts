@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "../src/app.ts";
-import { type Config, ConfigError, loadConfig } from "../src/config.ts";
-import type { Logger } from "../src/log.ts";
+import { type Config, ConfigError, loadConfig } from "../src/core/config.ts";
+import type { Logger } from "../src/core/log.ts";
 import { assertEnvelope } from "./security/attack_support.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 

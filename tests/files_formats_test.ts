@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { detectFormat } from "../src/files/detect.ts";
 import { parseRideFile } from "../src/files/ride_files.ts";
-import { ApiError } from "../src/errors.ts";
+import { ApiError } from "../src/core/errors.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 

@@ -95,7 +95,7 @@ Deno.test("a body over the limit answers 413", async () => {
 
 Deno.test("an unexpected exception answers a fixed 500 and logs the details", async () => {
   const lines: string[] = [];
-  const { createLogger } = await import("../src/log.ts");
+  const { createLogger } = await import("../src/core/log.ts");
   const app = createApp({ ...t.deps, log: createLogger("info", (line) => lines.push(line)) });
   app.get("/boom", () => {
     throw new Error("secret internal detail");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp } from "../src/app.ts";
-import type { Logger } from "../src/log.ts";
+import type { Logger } from "../src/core/log.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 
 // The counts live in Redis for up to two minutes: every app here gets a key prefix of its own,

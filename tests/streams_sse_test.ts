@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "../src/app.ts";
-import type { Config } from "../src/config.ts";
-import { liveServices } from "../src/live/services.ts";
+import type { Config } from "../src/core/config.ts";
+import { liveServices } from "../src/wiring.ts";
 import { createLiveStore } from "../src/live/store.ts";
 import {
   eventually,

@@ -1,11 +1,12 @@
 /** Shared setup for integration tests: the real app over the test database and Redis. */
 import { createApp } from "../src/app.ts";
 import { createTokenIssuer, generatePrivateKeyPem, type TokenIssuer } from "../src/auth/tokens.ts";
-import { type Config, loadConfig } from "../src/config.ts";
+import { type Config, loadConfig } from "../src/core/config.ts";
 import { createSql, type Sql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { createDeps, type Deps } from "../src/deps.ts";
-import { createLogger } from "../src/log.ts";
+import type { Deps } from "../src/http/deps.ts";
+import { createDeps } from "../src/wiring.ts";
+import { createLogger } from "../src/core/log.ts";
 
 /** The test configuration: the environment `scripts/test.sh` sets, with cheap password hashing. */
 export function testConfig(overrides: Partial<Config> = {}): Config {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { prng } from "./analytics_reference.ts";
-import { metricFields } from "../src/analytics/samples.ts";
+import { metricFields } from "../src/core/sample.ts";
 import { startBridge } from "../scripts/redis_rest_bridge.ts";
 import { createApp } from "../src/app.ts";
 import { createSql } from "../src/db/client.ts";
 import { createLiveStore } from "../src/live/store.ts";
-import { liveServices } from "../src/live/services.ts";
+import { liveServices } from "../src/wiring.ts";
 import { delay, startRedisServer, startTcpProxy } from "./local_servers.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 

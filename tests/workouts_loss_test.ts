@@ -1,7 +1,7 @@
 /** Silent loss is loud (summary.liveDataGap, a warning), and a retried complete can tell it worked. */
 import assert from "node:assert/strict";
 import { createApp } from "../src/app.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../src/core/log.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 
 let t: TestApp;

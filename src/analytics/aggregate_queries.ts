@@ -6,7 +6,7 @@
  * here depends on the edition.
  */
 import type { Sql } from "../db/client.ts";
-import { effortDurations } from "./samples.ts";
+import { effortDurations } from "./durations.ts";
 
 /** A bucket width for best-effort history. */
 export type BestsBucket = "day" | "week" | "month";

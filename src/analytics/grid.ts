@@ -1,6 +1,6 @@
 // Resampling of a ride onto a 1-second grid (DESIGN §7). Pure: no I/O, no clock.
 
-import type { Sample } from "./samples.ts";
+import type { Sample } from "../core/sample.ts";
 
 /** Gaps of at most this many missing seconds carry the previous row forward; longer ones pause. */
 export const maxCarriedSeconds = 3;

@@ -6,7 +6,7 @@
  * Every query is scoped to one rider (`user_id`).
  */
 import type { Sql } from "../db/client.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError } from "../core/errors.ts";
 import type { Period } from "./calendar.ts";
 import { bestEffortsIn } from "./aggregate_queries.ts";
 

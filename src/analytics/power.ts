@@ -2,7 +2,8 @@
 // workout summary. Pure: no I/O, no clock, values exact (never rounded).
 
 import { type Grid, resample } from "./grid.ts";
-import { effortDurations, type Sample } from "./samples.ts";
+import { effortDurations } from "./durations.ts";
+import type { Sample } from "../core/sample.ts";
 import {
   heartRateZone,
   heartRateZones,

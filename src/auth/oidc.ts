@@ -5,8 +5,8 @@ import {
   jwtVerify,
   type JWTVerifyGetKey,
 } from "jose";
-import type { OidcProvider } from "../config.ts";
-import { ApiError } from "../errors.ts";
+import type { OidcProvider } from "../core/config.ts";
+import { ApiError } from "../core/errors.ts";
 import { safeEqual } from "./secrets.ts";
 
 /** The only signature algorithms ID tokens are accepted with (asymmetric; never HMAC or none). */

@@ -1,7 +1,7 @@
-import { ApiError } from "../errors.ts";
+import { ApiError } from "../core/errors.ts";
 import type { LiveStore } from "../live/store.ts";
 import { withTimeout } from "../live/store.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 
 /** A credential (or everything of a rider, or a share link) that must stop working. */
 export type Revocation = { kind: "session" | "api_key" | "user" | "share"; id: string };

@@ -1,5 +1,5 @@
 import type { Sql } from "./client.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 
 /** A migration file found on disk. */
 export type MigrationFile = {

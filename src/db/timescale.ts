@@ -1,4 +1,4 @@
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import type { Sql } from "./client.ts";
 
 /** The TimescaleDB edition of a server, from `timescaledb.license`. */

@@ -1,5 +1,5 @@
-import type { Sample } from "../analytics/samples.ts";
-import { corruptFile, emptySample, metric, type ParsedRide } from "./ride_file.ts";
+import { emptySample, metricValue, type Sample } from "../core/sample.ts";
+import { corruptFile, type ParsedRide } from "./ride_file.ts";
 
 type Field = Exclude<keyof Sample, "time">;
 
@@ -79,7 +79,7 @@ export function parseCsv(text: string): ParsedRide {
     for (let j = 0; j < row.length; j++) {
       const field = fields[j];
       if (!field || field === "time" || row[j] === "") continue;
-      sample[field as Field] = metric(field as Field, row[j]);
+      sample[field as Field] = metricValue(field as Field, row[j]);
     }
     samples.push(sample);
   }

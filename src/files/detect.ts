@@ -1,4 +1,4 @@
-import { ApiError } from "../errors.ts";
+import { ApiError } from "../core/errors.ts";
 import { looksLikeFit } from "./fit.ts";
 import type { RideFormat } from "./ride_file.ts";
 

@@ -1,14 +1,7 @@
 import { Decoder, Profile, Stream } from "@garmin/fitsdk";
 import { fitWriter } from "./fit_writer.ts";
-import type { Sample } from "../analytics/samples.ts";
-import {
-  corruptFile,
-  emptySample,
-  metric,
-  type ParsedRide,
-  type RideMeta,
-  round,
-} from "./ride_file.ts";
+import { emptySample, metricValue, type Sample } from "../core/sample.ts";
+import { corruptFile, type ParsedRide, type RideMeta, round } from "./ride_file.ts";
 
 const semicircleDegrees = 180 / 2 ** 31;
 
@@ -67,23 +60,23 @@ export function parseFit(bytes: Uint8Array): ParsedRide {
     const time = r.timestamp.getTime();
     if (!Number.isFinite(time)) continue;
     const sample = emptySample(time);
-    sample.power = metric("power", r.power);
-    sample.cadence = metric("cadence", r.cadence);
-    sample.heartRate = metric("heartRate", r.heartRate);
+    sample.power = metricValue("power", r.power);
+    sample.cadence = metricValue("cadence", r.cadence);
+    sample.heartRate = metricValue("heartRate", r.heartRate);
     const speed = r.enhancedSpeed ?? r.speed;
-    sample.speed = metric("speed", typeof speed === "number" ? round(speed * 3.6, 4) : null);
-    sample.distance = metric(
+    sample.speed = metricValue("speed", typeof speed === "number" ? round(speed * 3.6, 4) : null);
+    sample.distance = metricValue(
       "distance",
       typeof r.distance === "number" ? round(r.distance, 2) : null,
     );
     const altitude = r.enhancedAltitude ?? r.altitude;
-    sample.altitude = metric(
+    sample.altitude = metricValue(
       "altitude",
       typeof altitude === "number" ? round(altitude, 2) : null,
     );
     if (typeof r.positionLat === "number" && typeof r.positionLong === "number") {
-      sample.lat = metric("lat", r.positionLat * semicircleDegrees);
-      sample.lon = metric("lon", r.positionLong * semicircleDegrees);
+      sample.lat = metricValue("lat", r.positionLat * semicircleDegrees);
+      sample.lon = metricValue("lon", r.positionLong * semicircleDegrees);
       if (sample.lat === null || sample.lon === null) sample.lat = sample.lon = null;
     }
     samples.push(sample);

@@ -1,14 +1,6 @@
-import type { Sample } from "../analytics/samples.ts";
-import { ApiError } from "../errors.ts";
-import {
-  corruptFile,
-  emptySample,
-  metric,
-  type ParsedRide,
-  type RideMeta,
-  round,
-  xmlEscape,
-} from "./ride_file.ts";
+import { emptySample, metricValue, type Sample } from "../core/sample.ts";
+import { ApiError } from "../core/errors.ts";
+import { corruptFile, type ParsedRide, type RideMeta, round, xmlEscape } from "./ride_file.ts";
 import { scanXml } from "./xml.ts";
 
 // Strava writes <type> as its activity type number.
@@ -43,15 +35,15 @@ export function parseGpx(body: string): ParsedRide {
     const time = when ? Date.parse(when) : NaN;
     if (!Number.isFinite(time)) continue;
     const sample = emptySample(time);
-    sample.lat = metric("lat", attributes.lat);
-    sample.lon = metric("lon", attributes.lon);
+    sample.lat = metricValue("lat", attributes.lat);
+    sample.lon = metricValue("lon", attributes.lon);
     if (sample.lat === null || sample.lon === null) sample.lat = sample.lon = null;
-    sample.altitude = metric("altitude", values.get("ele"));
-    sample.power = metric("power", values.get("power") ?? values.get("PowerInWatts"));
-    sample.heartRate = metric("heartRate", values.get("hr"));
-    sample.cadence = metric("cadence", values.get("cad"));
+    sample.altitude = metricValue("altitude", values.get("ele"));
+    sample.power = metricValue("power", values.get("power") ?? values.get("PowerInWatts"));
+    sample.heartRate = metricValue("heartRate", values.get("hr"));
+    sample.cadence = metricValue("cadence", values.get("cad"));
     const speed = values.get("speed");
-    sample.speed = metric("speed", speed === undefined ? null : round(Number(speed) * 3.6, 6));
+    sample.speed = metricValue("speed", speed === undefined ? null : round(Number(speed) * 3.6, 6));
     samples.push(sample);
   }
   const name = scan.text.get("gpx/trk/name") ?? scan.text.get("gpx/metadata/name");

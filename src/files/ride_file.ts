@@ -1,6 +1,6 @@
-import type { Sample } from "../analytics/samples.ts";
-import { ApiError } from "../errors.ts";
-import { maxImportSamples, maxRideSpanMs, metricRanges } from "../workouts/sample_input.ts";
+import type { Sample } from "../core/sample.ts";
+import { ApiError } from "../core/errors.ts";
+import { maxImportSamples, maxRideSpanMs } from "../core/sample.ts";
 
 /** The ride file formats the service reads and writes. */
 export const rideFormats = ["fit", "tcx", "gpx", "csv"] as const;
@@ -25,32 +25,6 @@ export const formatContentTypes: Record<RideFormat, string> = {
 /** A 400 for a file that cannot be read as its format. */
 export function corruptFile(code: string, message: string): ApiError {
   return new ApiError(400, code, message);
-}
-
-// A value outside the plausible ranges of a JSON sample is a sensor glitch or an invalid marker,
-// and is dropped (null) rather than stored.
-/** A metric read from a file: a finite number inside the plausible range, else null. */
-export function metric(field: Exclude<keyof Sample, "time">, value: unknown): number | null {
-  if (value === null || value === undefined || value === "") return null;
-  const n = typeof value === "number" ? value : Number(value);
-  if (!Number.isFinite(n)) return null;
-  const [min, max] = metricRanges[field];
-  return n >= min && n <= max ? n : null;
-}
-
-/** A sample with every metric null. */
-export function emptySample(time: number): Sample {
-  return {
-    time,
-    power: null,
-    cadence: null,
-    heartRate: null,
-    speed: null,
-    distance: null,
-    altitude: null,
-    lat: null,
-    lon: null,
-  };
 }
 
 const earliest = Date.UTC(1990, 0, 1);

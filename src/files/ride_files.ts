@@ -1,4 +1,4 @@
-import type { Sample } from "../analytics/samples.ts";
+import type { Sample } from "../core/sample.ts";
 import { parseCsv, writeCsv } from "./csv.ts";
 import { parseFit, writeFit } from "./fit.ts";
 import { parseGpx, writeGpx } from "./gpx.ts";

@@ -1,13 +1,5 @@
-import type { Sample } from "../analytics/samples.ts";
-import {
-  corruptFile,
-  emptySample,
-  metric,
-  type ParsedRide,
-  type RideMeta,
-  round,
-  xmlEscape,
-} from "./ride_file.ts";
+import { emptySample, metricValue, type Sample } from "../core/sample.ts";
+import { corruptFile, type ParsedRide, type RideMeta, round, xmlEscape } from "./ride_file.ts";
 import { scanXml } from "./xml.ts";
 
 const sports: Record<string, string> = { biking: "cycling", running: "running" };
@@ -29,16 +21,16 @@ export function parseTcx(body: string): ParsedRide {
     const time = when ? Date.parse(when) : NaN;
     if (!Number.isFinite(time)) continue;
     const sample = emptySample(time);
-    sample.lat = metric("lat", values.get("LatitudeDegrees"));
-    sample.lon = metric("lon", values.get("LongitudeDegrees"));
+    sample.lat = metricValue("lat", values.get("LatitudeDegrees"));
+    sample.lon = metricValue("lon", values.get("LongitudeDegrees"));
     if (sample.lat === null || sample.lon === null) sample.lat = sample.lon = null;
-    sample.altitude = metric("altitude", values.get("AltitudeMeters"));
-    sample.distance = metric("distance", values.get("DistanceMeters"));
-    sample.heartRate = metric("heartRate", values.get("Value"));
-    sample.cadence = metric("cadence", values.get("Cadence"));
-    sample.power = metric("power", values.get("Watts"));
+    sample.altitude = metricValue("altitude", values.get("AltitudeMeters"));
+    sample.distance = metricValue("distance", values.get("DistanceMeters"));
+    sample.heartRate = metricValue("heartRate", values.get("Value"));
+    sample.cadence = metricValue("cadence", values.get("Cadence"));
+    sample.power = metricValue("power", values.get("Watts"));
     const speed = values.get("Speed");
-    sample.speed = metric("speed", speed === undefined ? null : round(Number(speed) * 3.6, 6));
+    sample.speed = metricValue("speed", speed === undefined ? null : round(Number(speed) * 3.6, 6));
     samples.push(sample);
   }
   const activity = "TrainingCenterDatabase/Activities/Activity";

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../deps.ts";
+import type { AppEnv } from "./deps.ts";
 
 /**
  * The client's address: the peer of the connection, or — behind `hops` trusted proxies that each

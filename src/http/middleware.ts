@@ -1,7 +1,7 @@
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../deps.ts";
+import type { AppEnv } from "./deps.ts";
 
 /**
  * Hono's `requestId` (the caller's `X-Request-Id` when it is 1–255 of `[A-Za-z0-9_=-]`, else a

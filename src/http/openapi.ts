@@ -4,8 +4,8 @@ import type { Result, Router } from "hono/router";
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
-import type { AppEnv } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import type { AppEnv } from "./deps.ts";
+import { ApiError } from "../core/errors.ts";
 
 /** The error envelope, as documented. */
 export const ErrorSchema = z

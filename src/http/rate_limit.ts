@@ -1,7 +1,7 @@
 import { Ratelimit } from "@upstash/ratelimit";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv, Deps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import type { AppEnv, Deps } from "./deps.ts";
+import { ApiError } from "../core/errors.ts";
 import { withTimeout } from "../live/store.ts";
 import { clientAddress } from "./client_address.ts";
 

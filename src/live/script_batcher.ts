@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { RedisReplyError } from "../errors.ts";
+import { RedisReplyError } from "../core/errors.ts";
 import type { RestPipeline } from "./rest_pipeline.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { Sample } from "../analytics/samples.ts";
+import type { Sample } from "../core/sample.ts";
 import type { LiveStore } from "./store.ts";
 
 /**

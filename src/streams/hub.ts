@@ -1,5 +1,5 @@
 import type { LiveStore } from "../live/store.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import type { PostedEntry, StreamMeta, StreamStore } from "./store.ts";
 
 /**

@@ -1,7 +1,10 @@
-import type { Deps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
-import { startWorkout } from "../workouts/lifecycle.ts";
+import { ApiError } from "../core/errors.ts";
+import { startWorkout, type WorkoutDeps } from "../workouts/lifecycle.ts";
+import type { StreamStore } from "./store.ts";
 import { getActiveByStream, getWorkout } from "../workouts/queries.ts";
+
+/** What binding a stream to a live workout uses. */
+export type LiveRideDeps = WorkoutDeps & { streams: StreamStore };
 
 /** Tries before giving up on binding a stream (each waits a little longer). */
 const bindAttempts = 8;
@@ -23,7 +26,7 @@ function delay(ms: number): Promise<void> {
  * binding only replaces a workout known to have ended.
  */
 export async function ensureLiveWorkout(
-  deps: Deps,
+  deps: LiveRideDeps,
   name: string,
   userId: string,
 ): Promise<{ workoutId: string; messageId: string | null }> {
@@ -63,7 +66,11 @@ export async function ensureLiveWorkout(
  * Starts a workout for the stream, or answers the rider's active workout of that name when there
  * is one (its stream keys were lost); null when that one is ending.
  */
-async function startOrTakeOver(deps: Deps, name: string, userId: string): Promise<string | null> {
+async function startOrTakeOver(
+  deps: LiveRideDeps,
+  name: string,
+  userId: string,
+): Promise<string | null> {
   try {
     const workout = await startWorkout(deps, {
       userId,

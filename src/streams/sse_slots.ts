@@ -1,5 +1,5 @@
 import type { LiveStore } from "../live/store.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 
 // KEYS: the holder's slots. ARGV: now, max, lease end, connection id, lease ms.
 const acquireScript = `

@@ -1,3 +1,5 @@
+import type { Sample } from "../core/sample.ts";
+import { telemetrySample } from "./telemetry_message.ts";
 import { scriptBatcher } from "../live/script_batcher.ts";
 import type { LiveStore } from "../live/store.ts";
 
@@ -297,6 +299,30 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
       });
       if (gone.length > 0) await live.raw.zrem(registryKey, ...gone);
       return result;
+    },
+
+    /** The telemetry samples of a stream while it is bound to this workout (none otherwise). */
+    async boundSamples(name: string, workoutId: string): Promise<Sample[]> {
+      const meta = await this.meta(name);
+      if (meta?.workout !== workoutId) return [];
+      const samples: Sample[] = [];
+      let start = "-";
+      for (;;) {
+        const entries = await this.range(name, start, "+", 1000);
+        for (const { id, data } of entries) {
+          if (data.message === undefined) continue;
+          const sample = telemetrySample(data.message, Number(data.timestamp ?? id.split("-")[0]));
+          if (sample) samples.push(sample);
+        }
+        if (entries.length < 1000) return samples;
+        start = `(${entries[entries.length - 1].id}`;
+      }
+    },
+
+    /** Deletes a stream if it is still bound to this workout; answers whether it did. */
+    async removeBound(name: string, workoutId: string): Promise<boolean> {
+      const meta = await this.meta(name);
+      return meta?.workout === workoutId ? await this.remove(name) : false;
     },
 
     /**

@@ -1,18 +1,4 @@
-import type { Sample } from "../analytics/samples.ts";
-
-const ranges = {
-  power: [0, 3000],
-  cadence: [0, 300],
-  heartRate: [1, 299],
-  speed: [0, 150],
-  distance: [0, 1_000_000],
-  altitude: [-500, 9000],
-} as const;
-
-function metric(value: unknown, [min, max]: readonly [number, number]): number | null {
-  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-  return typeof n === "number" && Number.isFinite(n) && n >= min && n <= max ? n : null;
-}
+import { metricValue, type Sample } from "../core/sample.ts";
 
 /**
  * Reads a sample out of an old client's telemetry message (COMPAT): a JSON object with
@@ -39,12 +25,12 @@ export function telemetrySample(message: string, serverTime: number): Sample | n
     : serverTime;
   return {
     time,
-    power: metric(m.power, ranges.power),
-    cadence: metric(m.cadence, ranges.cadence),
-    heartRate: metric(m.heartrate ?? m.heartRate, ranges.heartRate),
-    speed: metric(m.speed, ranges.speed),
-    distance: metric(m.distance, ranges.distance),
-    altitude: metric(m.altitude, ranges.altitude),
+    power: metricValue("power", m.power),
+    cadence: metricValue("cadence", m.cadence),
+    heartRate: metricValue("heartRate", m.heartrate ?? m.heartRate),
+    speed: metricValue("speed", m.speed),
+    distance: metricValue("distance", m.distance),
+    altitude: metricValue("altitude", m.altitude),
     lat: null,
     lon: null,
   };

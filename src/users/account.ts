@@ -1,6 +1,19 @@
 import { refreshAggregates } from "../db/timescale.ts";
-import type { Deps } from "../deps.ts";
+import type { Revocations } from "../auth/revocations.ts";
+import type { Logger } from "../core/log.ts";
+import type { Sql } from "../db/client.ts";
+import type { WorkoutLive } from "../live/workout_live.ts";
+import type { StreamStore } from "../streams/store.ts";
 import { deleteUserRows, timeSpan } from "./queries.ts";
+
+/** What deleting an account uses. */
+export type AccountDeps = {
+  sql: Sql;
+  log: Logger;
+  revocations: Revocations;
+  workoutLive: WorkoutLive;
+  streams: StreamStore;
+};
 
 /** What deleting an account removed. */
 export type AccountDeletion = { workouts: number; streams: number };
@@ -16,7 +29,7 @@ export type AccountDeletion = { workouts: number; streams: number };
  * streams expire with their TTL. Answers undefined when there was no such rider.
  */
 export async function deleteAccount(
-  deps: Deps,
+  deps: AccountDeps,
   userId: string,
 ): Promise<AccountDeletion | undefined> {
   const workouts = await deleteUserRows(deps.sql, userId);
@@ -52,7 +65,7 @@ export async function deleteAccount(
 }
 
 /** Deletes every legacy stream the rider owns; answers how many. */
-async function removeOwnedStreams(deps: Deps, userId: string): Promise<number> {
+async function removeOwnedStreams(deps: AccountDeps, userId: string): Promise<number> {
   const owner = `user:${userId}`;
   const names = (await deps.streams.list()).map((stream) => stream.name);
   const metas = await Promise.all(names.map((name) => deps.streams.meta(name)));

@@ -1,5 +1,5 @@
 import { toGrid } from "../analytics/power.ts";
-import type { MetricField, Sample } from "../analytics/samples.ts";
+import type { MetricField, Sample } from "../core/sample.ts";
 
 const gridFields = ["power", "cadence", "heartRate", "speed", "distance", "altitude"] as const;
 

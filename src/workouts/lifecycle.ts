@@ -1,11 +1,12 @@
 import { summarize } from "../analytics/power.ts";
-import type { Sample } from "../analytics/samples.ts";
+import type { Sample } from "../core/sample.ts";
 import { refreshAfterCommit } from "../db/timescale.ts";
 import type { Sql } from "../db/client.ts";
-import type { Deps } from "../deps.ts";
-import { ApiError, toApiError, UnavailableError } from "../errors.ts";
+import type { Config } from "../core/config.ts";
+import type { Logger } from "../core/log.ts";
+import type { WorkoutLive } from "../live/workout_live.ts";
+import { ApiError, toApiError, UnavailableError } from "../core/errors.ts";
 import { normalizeSamples } from "./sample_input.ts";
-import { telemetrySample } from "../streams/telemetry_message.ts";
 import {
   archiveWorkout,
   getWorkout,
@@ -13,6 +14,26 @@ import {
   riderSettings,
   type WorkoutRow,
 } from "./queries.ts";
+
+/**
+ * The legacy streams a live ride may be bound to, as the lifecycle sees them (the stream store
+ * implements it; wiring passes it in, so workouts/ does not import streams/).
+ */
+export type BoundStreams = {
+  /** The telemetry samples of a stream while it is bound to this workout (none otherwise). */
+  boundSamples(name: string, workoutId: string): Promise<Sample[]>;
+  /** Deletes a stream if it is still bound to this workout (its viewers get stream_deleted). */
+  removeBound(name: string, workoutId: string): Promise<boolean>;
+};
+
+/** What the workout lifecycle uses. */
+export type WorkoutDeps = {
+  config: Config;
+  sql: Sql;
+  log: Logger;
+  workoutLive: WorkoutLive;
+  streams: BoundStreams;
+};
 
 /** A completed archive: the workout and how much was archived. */
 export type ArchiveResult = { workout: WorkoutRow; archivedSamples: number; entries: number };
@@ -43,7 +64,7 @@ function notActiveAnymore(workout: WorkoutRow | undefined): ApiError {
 
 /** Starts an active workout and registers it as live. */
 export async function startWorkout(
-  deps: Deps,
+  deps: WorkoutDeps,
   input: { userId: string; title: string | null; sport: string; streamName: string | null },
 ): Promise<WorkoutRow> {
   const workout = await insertWorkout(deps.sql, input).catch((err) => {
@@ -58,7 +79,7 @@ export async function startWorkout(
 
 /** Appends a batch of samples to an active workout's live stream (one Redis command). */
 export async function ingestSamples(
-  deps: Deps,
+  deps: WorkoutDeps,
   ids: { workoutId: string; userId: string },
   samples: readonly Sample[],
 ): Promise<{ accepted: number; cursor: string }> {
@@ -96,7 +117,7 @@ export async function ingestSamples(
  * If the database fails, the live stream stays and the workout stays active (503; retry later).
  */
 export async function completeWorkout(
-  deps: Deps,
+  deps: WorkoutDeps,
   ids: { workoutId: string; userId: string },
 ): Promise<ArchiveResult> {
   const workout = await getWorkout(deps.sql, ids);
@@ -116,7 +137,10 @@ export async function completeWorkout(
   await deps.workoutLive.markClosing(ids.workoutId);
   try {
     const page = await deps.workoutLive.readAll(ids.workoutId);
-    const samples = [...page.samples, ...await legacySamples(deps, workout)];
+    const legacy = workout.streamName
+      ? await deps.streams.boundSamples(workout.streamName, workout.id)
+      : [];
+    const samples = [...page.samples, ...legacy];
     const result = await archive(deps, { ...ids, samples, liveDataGap });
     if (!result) {
       await deps.workoutLive.remove(ids.workoutId).catch(() => {});
@@ -144,7 +168,7 @@ export async function completeWorkout(
 
 /** Archives a finished ride given as samples, without a live phase. */
 export async function importWorkout(
-  deps: Deps,
+  deps: WorkoutDeps,
   input: {
     userId: string;
     title: string | null;
@@ -171,7 +195,7 @@ export async function importWorkout(
 }
 
 async function archive(
-  deps: Deps,
+  deps: WorkoutDeps,
   input: {
     workoutId: string;
     userId: string;
@@ -198,36 +222,14 @@ async function archive(
   });
 }
 
-/** The telemetry messages of the legacy stream bound to a workout, as samples. */
-async function legacySamples(deps: Deps, workout: WorkoutRow): Promise<Sample[]> {
-  if (!workout.streamName) return [];
-  const meta = await deps.streams.meta(workout.streamName);
-  if (meta?.workout !== workout.id) return [];
-  const samples: Sample[] = [];
-  let start = "-";
-  for (;;) {
-    const entries = await deps.streams.range(workout.streamName, start, "+", 1000);
-    for (const { id, data } of entries) {
-      if (data.message === undefined) continue;
-      const sample = telemetrySample(data.message, Number(data.timestamp ?? id.split("-")[0]));
-      if (sample) samples.push(sample);
-    }
-    if (entries.length < 1000) return samples;
-    start = `(${entries[entries.length - 1].id}`;
-  }
-}
-
-async function afterCommit(deps: Deps, workout: WorkoutRow): Promise<void> {
+async function afterCommit(deps: WorkoutDeps, workout: WorkoutRow): Promise<void> {
   // Never throws: what cannot be refreshed now stays recorded for the drain loop.
   await refreshAfterCommit(deps.sql, workout.id, { log: deps.log });
   if (workout.streamName) {
     // A live ride's legacy stream ends with its workout (viewers get stream_deleted).
-    const meta = await deps.streams.meta(workout.streamName).catch(() => null);
-    if (meta?.workout === workout.id) {
-      await deps.streams.remove(workout.streamName).catch((err) =>
-        deps.log.warn("could not delete the stream of an archived workout", { err: String(err) })
-      );
-    }
+    await deps.streams.removeBound(workout.streamName, workout.id).catch((err) =>
+      deps.log.warn("could not delete the stream of an archived workout", { err: String(err) })
+    );
   }
   await deps.workoutLive.remove(workout.id).catch((err) =>
     deps.log.warn("could not delete live keys after archiving", {
@@ -241,7 +243,7 @@ async function afterCommit(deps: Deps, workout: WorkoutRow): Promise<void> {
  * Completes rides idle longer than the configured timeout. Safe with several instances: a ride
  * being closed elsewhere is skipped, and the archive transaction only completes an active ride.
  */
-export async function sweepIdleWorkouts(deps: Deps, now = Date.now()): Promise<number> {
+export async function sweepIdleWorkouts(deps: WorkoutDeps, now = Date.now()): Promise<number> {
   const idleMs = deps.config.workoutIdleTimeoutS * 1000;
   const ids = await deps.workoutLive.idleSince(now - idleMs);
   let completed = 0;

@@ -1,4 +1,4 @@
-import type { Sample } from "../analytics/samples.ts";
+import type { Sample } from "../core/sample.ts";
 import type { WorkoutSummary } from "../analytics/power.ts";
 import type { Sql } from "../db/client.ts";
 import {

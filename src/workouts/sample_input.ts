@@ -1,24 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import type { MetricField, Sample } from "../analytics/samples.ts";
-
-/** Most samples one POST …/samples request may carry (an hour at 1 Hz). */
-export const maxBatchSamples = 3600;
-/** Most samples one import may carry (24 hours at 1 Hz). */
-export const maxImportSamples = 86_400;
-/** Longest time one ride may span, first to last sample (the 1-s grid is built over it). */
-export const maxRideSpanMs = 48 * 3600_000;
-
-/** The plausible range of each metric (inclusive), as JSON samples are validated and files read. */
-export const metricRanges = {
-  power: [0, 3000],
-  cadence: [0, 300],
-  heartRate: [1, 299],
-  speed: [0, 150],
-  distance: [0, 1_000_000],
-  altitude: [-500, 9000],
-  lat: [-90, 90],
-  lon: [-180, 180],
-} as const satisfies Record<MetricField, readonly [number, number]>;
+import { maxRideSpanMs, metricRanges, type Sample } from "../core/sample.ts";
 
 const earliest = Date.UTC(1990, 0, 1);
 const slackMs = 24 * 3600_000;

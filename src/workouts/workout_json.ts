@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { WorkoutSummary } from "../analytics/power.ts";
-import type { Sample } from "../analytics/samples.ts";
+import type { Sample } from "../core/sample.ts";
 import type { WorkoutRow } from "./queries.ts";
 
 const nullableNumber = z.number().nullable();

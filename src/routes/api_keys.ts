@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import type { AppEnv } from "../http/deps.ts";
+import { ApiError } from "../core/errors.ts";
 import { createRouter, errors, json, jsonBody } from "../http/openapi.ts";
-import { type ApiKey, insertApiKey, listApiKeys, revokeApiKey } from "./api_key_queries.ts";
-import { apiKeyPrefix, requireUser, userIdOf } from "./middleware.ts";
-import { hashSecret, randomSecret } from "./secrets.ts";
+import { type ApiKey, insertApiKey, listApiKeys, revokeApiKey } from "../auth/api_key_queries.ts";
+import { apiKeyPrefix, requireUser, userIdOf } from "../http/authenticate.ts";
+import { hashSecret, randomSecret } from "../auth/secrets.ts";
 
 const tags = ["API keys"];
 /** Characters of a key kept in clear to tell keys apart (`bpt_` and 8 random ones). */

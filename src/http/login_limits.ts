@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv, Deps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
-import { clientAddress } from "../http/client_address.ts";
+import type { AppEnv, Deps } from "./deps.ts";
+import { ApiError } from "../core/errors.ts";
+import { clientAddress } from "./client_address.ts";
 import { withTimeout } from "../live/store.ts";
 
 /** How long a limit check may wait for Redis before the attempt is let through. */

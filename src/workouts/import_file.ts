@@ -1,10 +1,9 @@
-import type { Deps } from "../deps.ts";
-import { importWorkout } from "../workouts/lifecycle.ts";
-import { getWorkout, type WorkoutRow } from "../workouts/queries.ts";
-import { detectFormat } from "./detect.ts";
+import { importWorkout, type WorkoutDeps } from "./lifecycle.ts";
+import { getWorkout, type WorkoutRow } from "./queries.ts";
+import { detectFormat } from "../files/detect.ts";
 import { findUploadedFile, insertWorkoutFile } from "./file_queries.ts";
-import { corruptFile, type RideFormat, titleFromFilename } from "./ride_file.ts";
-import { parseRideFile } from "./ride_files.ts";
+import { corruptFile, type RideFormat, titleFromFilename } from "../files/ride_file.ts";
+import { parseRideFile } from "../files/ride_files.ts";
 
 /** An imported (or recognised) ride file. */
 export type FileImport = {
@@ -30,7 +29,7 @@ function hex(bytes: Uint8Array): string {
  * else cycling) and keep the original file beside it.
  */
 export async function importRideFile(
-  deps: Deps,
+  deps: WorkoutDeps,
   input: {
     userId: string;
     bytes: Uint8Array;
@@ -90,7 +89,7 @@ export async function importRideFile(
 }
 
 async function recognised(
-  deps: Deps,
+  deps: WorkoutDeps,
   key: { userId: string; sha256: Uint8Array },
 ): Promise<{ workout: WorkoutRow; archivedSamples: number; format: RideFormat } | undefined> {
   const file = await findUploadedFile(deps.sql, key);

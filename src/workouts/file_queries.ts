@@ -1,5 +1,5 @@
 import type { Sql } from "../db/client.ts";
-import type { RideFormat } from "./ride_file.ts";
+import type { RideFormat } from "../files/ride_file.ts";
 
 /** The workout an earlier upload of the same file (same sha256) by this rider made, if any. */
 export async function findUploadedFile(

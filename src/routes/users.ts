@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser, userIdOf } from "../auth/middleware.ts";
-import type { Principal } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import { requireUser, userIdOf } from "../http/authenticate.ts";
+import type { Principal } from "../http/deps.ts";
+import { ApiError } from "../core/errors.ts";
 import { createRouter, errors, json, jsonBody, userSecurity } from "../http/openapi.ts";
-import { deleteAccount } from "./account.ts";
+import { deleteAccount } from "../users/account.ts";
 import {
   ftpHistory,
   type FtpHistoryRow,
@@ -12,7 +12,7 @@ import {
   updateProfile,
   type User,
   userStats,
-} from "./queries.ts";
+} from "../users/queries.ts";
 
 /** A rider's profile as the API returns it. */
 export const UserSchema = z

@@ -1,14 +1,14 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv, Deps, Principal } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import type { AppEnv, Deps, Principal } from "./deps.ts";
+import { ApiError } from "../core/errors.ts";
 import { withTimeout } from "../live/store.ts";
 import { findLogin } from "../users/queries.ts";
-import type { KeyOwner } from "./credential_cache.ts";
-import { hashSecret, safeEqual } from "./secrets.ts";
-import { isSessionActive, touchApiKey, useApiKey } from "./session_queries.ts";
+import type { KeyOwner } from "../auth/credential_cache.ts";
+import { hashSecret, safeEqual } from "../auth/secrets.ts";
+import { isSessionActive, touchApiKey, useApiKey } from "../auth/session_queries.ts";
 
 const sseRoute = /^\/api\/streams\/(listenAll|[a-zA-Z0-9_-]{1,64}\/listen)$/;
-/** The routes a share link opens (src/streams/access.ts checks the link itself). */
+/** The routes a share link opens (src/http/stream_caller.ts checks the link itself). */
 const shareRoute = /^\/api\/streams\/[a-zA-Z0-9_-]{1,64}\/(listen|messages)$/;
 /** How long an unknown `API_KEY_RIDER` email is remembered as unknown before asking again. */
 const missingRiderRetryMs = 1000;

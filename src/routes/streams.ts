@@ -1,18 +1,19 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { requireUser, userIdOf } from "../auth/middleware.ts";
+import { requireUser, userIdOf } from "../http/authenticate.ts";
 import { randomSecret } from "../auth/secrets.ts";
 import { hashSecret } from "../auth/secrets.ts";
-import type { AppEnv } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import type { AppEnv } from "../http/deps.ts";
+import { ApiError } from "../core/errors.ts";
 import { clientAddress } from "../http/client_address.ts";
 import { createRouter, errors, json, jsonBody, userSecurity } from "../http/openapi.ts";
 import { completeWorkout } from "../workouts/lifecycle.ts";
-import { canRead, ownerOf, shareTokenPrefix, type StreamCaller, streamCaller } from "./access.ts";
-import { frame, type Viewer } from "./hub.ts";
-import { ensureLiveWorkout } from "./live_rides.ts";
-import { insertShare, listShares, revokeShare } from "./share_queries.ts";
-import type { StreamMeta } from "./store.ts";
+import { canRead, shareTokenPrefix, type StreamCaller } from "../streams/access.ts";
+import { ownerOf, streamCaller } from "../http/stream_caller.ts";
+import { frame, type Viewer } from "../streams/hub.ts";
+import { ensureLiveWorkout } from "../streams/live_rides.ts";
+import { insertShare, listShares, revokeShare } from "../streams/share_queries.ts";
+import type { StreamMeta } from "../streams/store.ts";
 
 const tags = ["Live streams (legacy)"];
 const security = userSecurity;

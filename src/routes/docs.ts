@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import swaggerUiDist from "swagger-ui-dist";
-import type { AppEnv } from "../deps.ts";
+import type { AppEnv } from "../http/deps.ts";
 
 /** Swagger UI's files, served from the npm package itself so /docs works without a CDN. */
 const assets = {

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Sql } from "./db/client.ts";
-import { createRouter, json } from "./http/openapi.ts";
-import { withTimeout } from "./live/store.ts";
+import type { Sql } from "../db/client.ts";
+import { createRouter, json } from "../http/openapi.ts";
+import { withTimeout } from "../live/store.ts";
 
 const HealthSchema = z
   .object({

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser, userIdOf } from "../auth/middleware.ts";
+import { requireUser, userIdOf } from "../http/authenticate.ts";
 import { telemetrySeries } from "../analytics/aggregate_queries.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError } from "../core/errors.ts";
 import { createRouter, errors, json, jsonBody, userSecurity } from "../http/openapi.ts";
 import {
   completeWorkout,
@@ -9,7 +9,7 @@ import {
   ingestSamples,
   startWorkout,
   WorkoutAlreadyCompleted,
-} from "./lifecycle.ts";
+} from "../workouts/lifecycle.ts";
 import {
   deleteWorkout,
   getActiveByStream,
@@ -17,16 +17,16 @@ import {
   listWorkouts,
   readTelemetry,
   updateWorkout,
-} from "./queries.ts";
-import { maxBatchSamples, maxImportSamples, sampleBatch, toSample } from "./sample_input.ts";
-import { gridSeries } from "./grid_series.ts";
-import { sampleJson, SampleSchema, workoutJson, WorkoutSchema } from "./workout_json.ts";
+} from "../workouts/queries.ts";
+import { sampleBatch, toSample } from "../workouts/sample_input.ts";
+import { gridSeries } from "../workouts/grid_series.ts";
+import { sampleJson, SampleSchema, workoutJson, WorkoutSchema } from "../workouts/workout_json.ts";
 import { refreshAfterCommit } from "../db/timescale.ts";
-import { metricFields } from "../analytics/samples.ts";
+import { maxBatchSamples, maxImportSamples, metricFields } from "../core/sample.ts";
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../deps.ts";
+import type { AppEnv } from "../http/deps.ts";
 import { essence, fileContentTypes, isFileContentType } from "../files/detect.ts";
-import { importRideFile } from "../files/import_file.ts";
+import { importRideFile } from "../workouts/import_file.ts";
 import { formatContentTypes, rideFormats, safeFilename } from "../files/ride_file.ts";
 import { writeRideFile } from "../files/ride_files.ts";
 

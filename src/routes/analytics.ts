@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser, userIdOf } from "../auth/middleware.ts";
+import { requireUser, userIdOf } from "../http/authenticate.ts";
 import { createRouter, errors, json, userSecurity } from "../http/openapi.ts";
-import { ApiError } from "../errors.ts";
-import { bestsByBucket, powerCurve } from "./aggregate_queries.ts";
+import { ApiError } from "../core/errors.ts";
+import { bestsByBucket, powerCurve } from "../analytics/aggregate_queries.ts";
 import {
   addDays,
   addPeriods,
@@ -11,8 +11,8 @@ import {
   type Period,
   periodStart,
   todayIn,
-} from "./calendar.ts";
-import { fitnessSeries } from "./fitness.ts";
+} from "../analytics/calendar.ts";
+import { fitnessSeries } from "../analytics/fitness.ts";
 import {
   bestEffortSince,
   dailyTotals,
@@ -20,9 +20,9 @@ import {
   recordHistory,
   yearlyBests,
   zoneTotals,
-} from "./history_queries.ts";
-import { effortDurations } from "./samples.ts";
-import { heartRateZoneTimes, powerZoneTimes } from "./zones.ts";
+} from "../analytics/history_queries.ts";
+import { effortDurations } from "../analytics/durations.ts";
+import { heartRateZoneTimes, powerZoneTimes } from "../analytics/zones.ts";
 
 const tags = ["Analytics"];
 const earliest = new Date(Date.UTC(1990, 0, 1));

@@ -1,20 +1,20 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError } from "../errors.ts";
+import { ApiError } from "../core/errors.ts";
 import { createRouter, errors, json, jsonBody } from "../http/openapi.ts";
 import { findLogin, getUser, insertUser, touchLogin } from "../users/queries.ts";
-import { userJson, UserSchema } from "../users/routes.ts";
-import type { Deps } from "../deps.ts";
-import { hashPassword, verifyPassword } from "./passwords.ts";
-import { hashSecret, randomSecret } from "./secrets.ts";
-import { signInWithIdentity } from "./identity_queries.ts";
-import { limitAccount, limitClient, resetAccount } from "./limits.ts";
-import { createOidcVerifier, type OidcVerifier } from "./oidc.ts";
+import { userJson, UserSchema } from "./users.ts";
+import type { Deps } from "../http/deps.ts";
+import { hashPassword, verifyPassword } from "../auth/passwords.ts";
+import { hashSecret, randomSecret } from "../auth/secrets.ts";
+import { signInWithIdentity } from "../auth/identity_queries.ts";
+import { limitAccount, limitClient, resetAccount } from "../http/login_limits.ts";
+import { createOidcVerifier, type OidcVerifier } from "../auth/oidc.ts";
 import {
   findSessionByRefreshToken,
   insertSession,
   revokeSession,
   rotateRefreshToken,
-} from "./session_queries.ts";
+} from "../auth/session_queries.ts";
 
 const email = z.email("must be a valid email address").max(254).openapi({
   example: "rider@example.com",
