@@ -63,7 +63,6 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     }),
     declaredBodyLimit(deps.config.bodyLimitBytes, () => {
       throw new ApiError(
-        413,
         "payload_too_large",
         `Request body is larger than ${deps.config.bodyLimitBytes} bytes`,
       );
@@ -112,12 +111,12 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       c.header("Allow", allowed.join(", "));
       return errorResponse(
         c,
-        new ApiError(405, "method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`),
+        new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`),
       );
     }
     return errorResponse(
       c,
-      new ApiError(404, "not_found", `No route for ${c.req.method} ${c.req.path}`),
+      new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`),
     );
   });
   app.onError(handleError(deps.log));

@@ -43,7 +43,7 @@ function dayTotals(r: DayTotals): DayTotals {
 
 function badTimeZone(err: unknown, timeZone: string): never {
   if ((err as { code?: string })?.code === "22023") {
-    throw new ApiError(400, "invalid_time_zone", `Time zone ${timeZone} is not known`);
+    throw new ApiError("invalid_time_zone", `Time zone ${timeZone} is not known`);
   }
   throw err;
 }

@@ -44,12 +44,11 @@ export type OidcVerifier = {
 };
 
 function invalid(message: string): ApiError {
-  return new ApiError(401, "invalid_id_token", message);
+  return new ApiError("invalid_id_token", message);
 }
 
 function unavailable(provider: string): ApiError {
   return new ApiError(
-    503,
     "provider_unavailable",
     `The sign-in provider '${provider}' could not be reached; try again shortly`,
     { headers: { "Retry-After": "5" } },
@@ -144,7 +143,6 @@ export function createOidcVerifier(
       if (!provider) {
         const known = [...byName.keys()];
         throw new ApiError(
-          400,
           "unknown_provider",
           known.length > 0
             ? `Unknown sign-in provider '${name}'; this service accepts: ${known.join(", ")}`

@@ -164,7 +164,6 @@ export function createRevocations(
           err: String(err),
         });
         throw new ApiError(
-          503,
           "revocation_pending",
           "The revocation is saved but could not reach every instance yet; try again shortly",
           { headers: { "Retry-After": "2" } },

@@ -1,30 +1,30 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type ErrorCode, errorCodes } from "./error_codes.ts";
 
 /** The one error body every failure answers with. */
 export type ErrorBody = {
   error: string;
-  code: string;
+  code: ErrorCode;
   requestId: string;
   [extra: string]: unknown;
 };
 
-/** An error with an HTTP status, a machine code and a sentence for the client. */
+/** An error with a code from the closed vocabulary (which fixes its HTTP status) and a sentence. */
 export class ApiError extends Error {
   override name = "ApiError";
   readonly status: ContentfulStatusCode;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly extra: Record<string, unknown>;
   readonly headers: Record<string, string>;
 
   constructor(
-    status: ContentfulStatusCode,
-    code: string,
+    code: ErrorCode,
     message: string,
     options: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
   ) {
     super(message);
-    this.status = status;
+    this.status = errorCodes[code][0];
     this.code = code;
     this.extra = options.extra ?? {};
     this.headers = options.headers ?? {};
@@ -34,13 +34,13 @@ export class ApiError extends Error {
 /** Thrown when a dependency (database, Redis) cannot be reached. */
 export class UnavailableError extends ApiError {
   constructor(what: string) {
-    super(503, "service_unavailable", `${what} is unavailable; try again shortly`, {
+    super("service_unavailable", `${what} is unavailable; try again shortly`, {
       headers: { "Retry-After": "5" },
     });
   }
 }
 
-const httpCodes: Record<number, [string, string]> = {
+const httpCodes: Record<number, [ErrorCode, string]> = {
   400: ["bad_request", "Bad request"],
   401: ["unauthorized", "Authentication required"],
   403: ["forbidden", "Forbidden"],
@@ -54,7 +54,7 @@ const httpCodes: Record<number, [string, string]> = {
 };
 
 /** SQLSTATE classes and codes that describe the caller's mistake or an outage, not a bug. */
-const sqlStates: Record<string, [ContentfulStatusCode, string, string]> = {
+const sqlStates: Record<string, [ContentfulStatusCode, ErrorCode, string]> = {
   "23505": [409, "conflict", "A record with these values already exists"],
   "23503": [409, "conflict", "A related record does not exist"],
   "23514": [400, "invalid_value", "A value is out of the allowed range"],
@@ -86,14 +86,15 @@ const connectionErrorCodes = new Set([
 export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
   if (err instanceof HTTPException) {
-    const [code, fallback] = httpCodes[err.status] ?? ["http_error", "Request failed"];
+    const [code, fallback] = httpCodes[err.status] ??
+      [err.status >= 500 ? "internal_error" : "bad_request", "Request failed"];
     const message = err.status === 415 ? fallback : err.message || fallback;
-    return new ApiError(err.status as ContentfulStatusCode, code, message);
+    return new ApiError(code, message);
   }
   if (err && typeof err === "object" && "code" in err && typeof err.code === "string") {
     const code = err.code;
     const known = sqlStates[code];
-    if (known) return new ApiError(known[0], known[1], known[2]);
+    if (known) return new ApiError(known[1], known[2]);
     if (code.startsWith("08") || connectionErrorCodes.has(code)) {
       return new UnavailableError("The database");
     }
@@ -148,7 +149,7 @@ function redisError(err: Error): ApiError | undefined {
     return new UnavailableError("The live store (Redis)"); // an Upstash plan limit
   }
   if (/^ERR (Invalid stream ID|invalid (start|end) ID)/i.test(text)) {
-    return new ApiError(400, "invalid_value", "A stream id has the wrong format");
+    return new ApiError("invalid_value", "A stream id has the wrong format");
   }
   if (redisCommandError.test(text)) return undefined;
   // No Redis reply: the endpoint failed or could not be reached (RestError status 0 or 5xx,
@@ -167,4 +168,29 @@ function isClosedSocket(err: unknown): boolean {
   return code === "EPIPE" || code === "ERR_STREAM_WRITE_AFTER_END" ||
     code === "ERR_STREAM_DESTROYED" || code === "ERR_SOCKET_CLOSED" ||
     /socket has been ended|broken pipe/i.test(err.message);
+}
+
+/** A 404 for a resource the caller does not have: `notFound("Workout")` → "Workout not found". */
+export function notFound(what: string): ApiError {
+  return new ApiError("not_found", `${what} not found`);
+}
+
+/** A 400 for a parameter or field the schema could not check (zod checks the rest). */
+export function invalid(message: string, code: ErrorCode = "validation_failed"): ApiError {
+  return new ApiError(code, message);
+}
+
+/** A 403: the caller is known but may not do this. */
+export function forbidden(message: string): ApiError {
+  return new ApiError("forbidden", message);
+}
+
+/** A 409 (or the code's own status): the request conflicts with what is stored. */
+export function conflict(code: ErrorCode, message: string): ApiError {
+  return new ApiError(code, message);
+}
+
+/** A 503 with Retry-After: a dependency (database, Redis, identity provider) is down. */
+export function unavailable(what: string): ApiError {
+  return new UnavailableError(what);
 }

@@ -37,7 +37,6 @@ export function isFileContentType(contentType: string | null | undefined): boole
 
 function unsupported(): ApiError {
   return new ApiError(
-    415,
     "unsupported_file",
     "Unrecognised file: send a FIT, TCX, GPX or CSV ride file",
   );

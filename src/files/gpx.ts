@@ -68,7 +68,6 @@ export function writeGpx(samples: readonly Sample[], meta: RideMeta): string {
   const firstFix = samples.find((s) => s.lat !== null && s.lon !== null);
   if (!firstFix) {
     throw new ApiError(
-      422,
       "no_positions",
       "This workout has no positions; GPX needs them (export TCX, FIT or CSV instead)",
     );

@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../core/error_codes.ts";
 import type { Sample } from "../core/sample.ts";
 import { ApiError } from "../core/errors.ts";
 import { maxImportSamples, maxRideSpanMs } from "../core/sample.ts";
@@ -23,8 +24,8 @@ export const formatContentTypes: Record<RideFormat, string> = {
 };
 
 /** A 400 for a file that cannot be read as its format. */
-export function corruptFile(code: string, message: string): ApiError {
-  return new ApiError(400, code, message);
+export function corruptFile(code: ErrorCode, message: string): ApiError {
+  return new ApiError(code, message);
 }
 
 const earliest = Date.UTC(1990, 0, 1);
@@ -37,11 +38,10 @@ export function checkRide(format: RideFormat, ride: ParsedRide): ParsedRide {
   const name = format.toUpperCase();
   const { samples } = ride;
   if (samples.length === 0) {
-    throw new ApiError(422, "no_samples", `${name} file holds no samples with a time`);
+    throw new ApiError("no_samples", `${name} file holds no samples with a time`);
   }
   if (samples.length > maxImportSamples) {
     throw new ApiError(
-      413,
       "too_many_samples",
       `${name} file holds ${samples.length} samples; at most ${maxImportSamples} are accepted`,
     );
@@ -54,13 +54,12 @@ export function checkRide(format: RideFormat, ride: ParsedRide): ParsedRide {
   }
   if (first < earliest || last > Date.now() + 24 * 3600_000) {
     throw new ApiError(
-      422,
       "invalid_time",
       `${name} file has times before 1990 or more than a day in the future`,
     );
   }
   if (last - first > maxRideSpanMs) {
-    throw new ApiError(422, "ride_too_long", "Samples of one ride must span at most 48 hours");
+    throw new ApiError("ride_too_long", "Samples of one ride must span at most 48 hours");
   }
   return ride;
 }

@@ -20,7 +20,7 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const apiKeyPrefix = "bpt_";
 
 function invalidToken(description: string): ApiError {
-  return new ApiError(401, "invalid_token", description, {
+  return new ApiError("invalid_token", description, {
     headers: {
       "WWW-Authenticate":
         `Bearer realm="bike-power-tracker", error="invalid_token", error_description="${description}"`,
@@ -30,7 +30,7 @@ function invalidToken(description: string): ApiError {
 
 /** The old service's answer to a bad or missing shared key (COMPAT). */
 export function invalidApiKey(): ApiError {
-  return new ApiError(401, "invalid_api_key", "Unauthorized: Invalid API Key", {
+  return new ApiError("invalid_api_key", "Unauthorized: Invalid API Key", {
     extra: { hint: "Use the X-API-Key header for authentication" },
     headers: { "WWW-Authenticate": 'Bearer realm="bike-power-tracker"' },
   });
@@ -200,14 +200,13 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const principal = c.get("principal");
   if (principal?.kind === "legacy" && !principal.riderId && c.var.deps.config.apiKeyRider) {
     throw new ApiError(
-      409,
       "rider_not_registered",
       "The shared API key acts as the rider named by API_KEY_RIDER, who has no account yet: " +
         "register that email (POST /api/auth/register) first",
     );
   }
   if (principal?.kind !== "user" && !(principal?.kind === "legacy" && principal.riderId)) {
-    throw new ApiError(401, "unauthorized", "Sign in to use this endpoint", {
+    throw new ApiError("unauthorized", "Sign in to use this endpoint", {
       headers: { "WWW-Authenticate": 'Bearer realm="bike-power-tracker"' },
     });
   }

@@ -29,7 +29,6 @@ function presentsCredential(c: Context<AppEnv>): boolean {
 
 function tooMany(retryAfterS: number): ApiError {
   return new ApiError(
-    429,
     "too_many_attempts",
     `Too many rejected credentials from this address; try again in ${retryAfterS} s`,
     { headers: { "Retry-After": String(retryAfterS) }, extra: { retryAfter: retryAfterS } },

@@ -32,7 +32,7 @@ export function handleError(log: Logger) {
     });
     return errorResponse(
       c,
-      new ApiError(500, "internal_error", "Internal server error; the request id is in the log"),
+      new ApiError("internal_error", "Internal server error; the request id is in the log"),
     );
   };
 }

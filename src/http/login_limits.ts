@@ -39,7 +39,7 @@ async function countAttempt(
 }
 
 function tooMany(message: string, retryAfterS: number): ApiError {
-  return new ApiError(429, "too_many_attempts", `${message}; try again in ${retryAfterS} s`, {
+  return new ApiError("too_many_attempts", `${message}; try again in ${retryAfterS} s`, {
     headers: { "Retry-After": String(retryAfterS) },
     extra: { retryAfter: retryAfterS },
   });

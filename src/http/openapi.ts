@@ -5,16 +5,22 @@ import { RegExpRouter } from "hono/router/reg-exp-router";
 import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
 import type { AppEnv } from "./deps.ts";
+import { type ErrorCode, errorCodeList, errorCodes } from "../core/error_codes.ts";
 import { ApiError } from "../core/errors.ts";
 
-/** The error envelope, as documented. */
+/** The error envelope, as documented; `code` is one of the closed vocabulary. */
 export const ErrorSchema = z
   .object({
     error: z.string().openapi({ example: "Invalid JSON body: email: Invalid email address" }),
-    code: z.string().openapi({ example: "validation_failed" }),
+    code: z.enum(errorCodeList).openapi({ example: "validation_failed" }),
     requestId: z.string(),
   })
-  .openapi("Error");
+  .catchall(z.unknown())
+  .openapi("Error", {
+    description: "Every failure answers with this body. Codes: " +
+      errorCodeList.map((code) => `\`${code}\` (${errorCodes[code][0]}): ${errorCodes[code][1]}`)
+        .join("; "),
+  });
 
 /** A JSON response entry for createRoute's `responses`. */
 export function json<T extends z.ZodType>(schema: T, description: string) {
@@ -26,22 +32,48 @@ export function jsonBody<T extends z.ZodType>(schema: T) {
   return { content: { "application/json": { schema } }, required: true };
 }
 
-/** Error responses, by status, for createRoute's `responses`. */
-export function errors(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503)[]) {
-  const descriptions: Record<number, string> = {
-    400: "Invalid input",
-    401: "Missing or invalid credentials",
-    403: "Not allowed",
-    404: "Not found",
-    409: "Conflict with existing data",
-    413: "Body too large",
-    415: "Body is not JSON",
-    422: "Input is well-formed but unacceptable",
-    429: "Too many requests",
-    503: "A dependency is unavailable",
-  };
+const statusDescriptions: Record<number, string> = {
+  400: "Invalid input",
+  401: "Missing or invalid credentials",
+  403: "Not allowed",
+  404: "Not found",
+  405: "Method not allowed",
+  409: "Conflict with existing data",
+  413: "Body too large",
+  415: "Unsupported body type",
+  422: "Input is well-formed but unacceptable",
+  429: "Too many requests",
+  500: "A bug",
+  503: "A dependency is unavailable",
+};
+
+/**
+ * Error responses for createRoute's `responses`, from the codes an operation can answer with:
+ * grouped by their status, each code a named example.
+ */
+export function errors(...codes: ErrorCode[]) {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set(codes)) {
+    const status = errorCodes[code][0];
+    byStatus.set(status, [...byStatus.get(status) ?? [], code]);
+  }
   return Object.fromEntries(
-    statuses.map((status) => [status, json(ErrorSchema, descriptions[status])]),
+    [...byStatus].map(([status, list]) => [status, {
+      description: statusDescriptions[status] ?? "Error",
+      content: {
+        "application/json": {
+          schema: ErrorSchema,
+          examples: Object.fromEntries(list.map((code) => [code, {
+            summary: errorCodes[code][1],
+            value: {
+              error: errorCodes[code][1],
+              code,
+              requestId: "5f0c6e1e-3b7a-4e43-9d4b-6a1d2f9c7e21",
+            },
+          }])),
+        },
+      },
+    }]),
   );
 }
 
@@ -75,7 +107,7 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
     const message = typeof field === "string" && !sample.message.startsWith(field)
       ? `${field}: ${sample.message}`
       : sample.message;
-    throw new ApiError(422, "invalid_sample", `Sample ${String(index)}: ${message}`, {
+    throw new ApiError("invalid_sample", `Sample ${String(index)}: ${message}`, {
       extra: { index, field: field ?? null },
     });
   }
@@ -88,7 +120,6 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
     issue.path ? `${issue.path}: ${issue.message}` : issue.message
   );
   throw new ApiError(
-    400,
     "validation_failed",
     `Invalid ${targets[result.target] ?? result.target}: ${described.join("; ")}`,
     { extra: { issues } },

@@ -122,7 +122,7 @@ export function rateLimit(deps: Deps) {
       const reset = (window + 1) * windowMs;
       const resetS = Math.max(1, Math.ceil((reset - now) / 1000));
       if (lease.blockedUntil > now) {
-        throw new ApiError(429, "rate_limited", `Too many requests; try again in ${resetS} s`, {
+        throw new ApiError("rate_limited", `Too many requests; try again in ${resetS} s`, {
           headers: {
             "Retry-After": String(resetS),
             "RateLimit-Limit": limitText,

@@ -8,7 +8,7 @@ import type { AppEnv } from "./deps.ts";
 
 /** The old service's answer to a missing or bad shared key (COMPAT). */
 function unauthorized(): ApiError {
-  return new ApiError(401, "unauthorized", "Unauthorized: Invalid API Key", {
+  return new ApiError("unauthorized", "Unauthorized: Invalid API Key", {
     extra: { hint: "Use the X-API-Key header for authentication" },
     headers: { "WWW-Authenticate": 'Bearer realm="bike-power-tracker"' },
   });
@@ -32,7 +32,7 @@ export async function streamCaller(
       ? await findShare(c.get("deps").sql, await hashSecret(share))
       : undefined;
     if (!found) {
-      throw new ApiError(401, "invalid_share", "Share link is invalid, expired or revoked");
+      throw new ApiError("invalid_share", "Share link is invalid, expired or revoked");
     }
     return {
       kind: "share",

@@ -68,7 +68,7 @@ const bests = createRoute({
       }),
       "Bests per bucket (UTC buckets; weeks start on Monday), only buckets with rides",
     ),
-    ...errors(400, 401),
+    ...errors("validation_failed", "unauthorized"),
   },
 });
 
@@ -108,7 +108,7 @@ const curve = createRoute({
       }),
       "Power curve (durations with no ride long enough are left out)",
     ),
-    ...errors(400, 401),
+    ...errors("validation_failed", "unauthorized"),
   },
 });
 
@@ -168,7 +168,7 @@ const totals = createRoute({
       }),
       "Totals per period, oldest first (sums leave out rides without the value)",
     ),
-    ...errors(400, 401),
+    ...errors("validation_failed", "unauthorized"),
   },
 });
 
@@ -190,7 +190,7 @@ const records = createRoute({
       }),
       "Bests (on a tie, the earliest ride); history in ride order, each beating the previous best",
     ),
-    ...errors(400, 401),
+    ...errors("validation_failed", "unauthorized"),
   },
 });
 
@@ -226,7 +226,7 @@ const ftp = createRoute({
       }),
       "The estimate (null without a 20-minute effort in the window) and the history, newest first",
     ),
-    ...errors(400, 401),
+    ...errors("validation_failed", "unauthorized"),
   },
 });
 
@@ -266,7 +266,7 @@ const fitness = createRoute({
       }),
       "One entry per day from `from` to `to`",
     ),
-    ...errors(400, 401),
+    ...errors("validation_failed", "unauthorized"),
   },
 });
 
@@ -301,12 +301,12 @@ const zones = createRoute({
       }),
       "Seconds per zone summed over the rides that started in [from, to)",
     ),
-    ...errors(400, 401),
+    ...errors("validation_failed", "unauthorized"),
   },
 });
 
 function badRange(message: string): ApiError {
-  return new ApiError(400, "validation_failed", message);
+  return new ApiError("validation_failed", message);
 }
 
 function curveJson(points: Awaited<ReturnType<typeof powerCurve>>) {

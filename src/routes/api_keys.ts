@@ -42,7 +42,6 @@ const requireSession = createMiddleware<AppEnv>(async (c, next) => {
   const principal = c.var.principal;
   if (principal?.kind === "legacy" || (principal?.kind === "user" && principal.via === "api_key")) {
     throw new ApiError(
-      403,
       "session_required",
       "API keys are managed from a signed-in session (Bearer token), not with an API key",
     );
@@ -70,7 +69,13 @@ const create = createRoute({
   },
   responses: {
     201: json(CreatedApiKeySchema, "The new key with its secret"),
-    ...errors(400, 401, 403, 409, 415),
+    ...errors(
+      "validation_failed",
+      "unauthorized",
+      "forbidden",
+      "conflict",
+      "unsupported_media_type",
+    ),
   },
 });
 
@@ -83,7 +88,7 @@ const list = createRoute({
   middleware: [requireUser, requireSession] as const,
   responses: {
     200: json(z.object({ apiKeys: z.array(ApiKeySchema) }), "Active keys, newest first"),
-    ...errors(401, 403),
+    ...errors("unauthorized", "forbidden"),
   },
 });
 
@@ -95,7 +100,10 @@ const revoke = createRoute({
   security: sessionSecurity,
   middleware: [requireUser, requireSession] as const,
   request: { params: z.object({ id: z.uuid("must be a UUID") }) },
-  responses: { 204: { description: "Revoked" }, ...errors(400, 401, 403, 404) },
+  responses: {
+    204: { description: "Revoked" },
+    ...errors("validation_failed", "unauthorized", "forbidden", "not_found"),
+  },
 });
 
 function apiKeyJson(key: ApiKey): z.infer<typeof ApiKeySchema> {
@@ -124,7 +132,6 @@ export function apiKeyRoutes() {
     });
     if (!result.ok) {
       throw new ApiError(
-        409,
         "too_many_api_keys",
         `You already have ${result.active} API keys (the most allowed); revoke one first`,
       );
@@ -143,7 +150,7 @@ export function apiKeyRoutes() {
       userId: userIdOf(c.var.principal),
       keyId,
     });
-    if (!revoked) throw new ApiError(404, "not_found", "API key not found");
+    if (!revoked) throw new ApiError("not_found", "API key not found");
     await c.var.deps.revocations.publish({ kind: "api_key", id: keyId });
     return c.body(null, 204);
   });

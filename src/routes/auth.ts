@@ -52,7 +52,7 @@ const register = createRoute({
   },
   responses: {
     201: json(SessionSchema, "Account created and signed in"),
-    ...errors(400, 409, 429),
+    ...errors("validation_failed", "conflict", "rate_limited"),
   },
 });
 
@@ -63,7 +63,10 @@ const login = createRoute({
   middleware: [limitClient] as const,
   summary: "Sign in with email and password",
   request: { body: jsonBody(z.object({ email, password: z.string().min(1).max(256) })) },
-  responses: { 200: json(SessionSchema, "Signed in"), ...errors(400, 401, 429) },
+  responses: {
+    200: json(SessionSchema, "Signed in"),
+    ...errors("validation_failed", "unauthorized", "rate_limited"),
+  },
 });
 
 const refresh = createRoute({
@@ -73,7 +76,10 @@ const refresh = createRoute({
   middleware: [limitClient] as const,
   summary: "Exchange a refresh token for new tokens (the old one stops working)",
   request: { body: jsonBody(z.object({ refreshToken })) },
-  responses: { 200: json(TokensSchema, "New tokens"), ...errors(400, 401, 429) },
+  responses: {
+    200: json(TokensSchema, "New tokens"),
+    ...errors("validation_failed", "unauthorized", "rate_limited"),
+  },
 });
 
 const logout = createRoute({
@@ -91,7 +97,7 @@ const logout = createRoute({
   },
   responses: {
     200: json(z.object({ success: z.literal(true) }), "Session ended"),
-    ...errors(400, 401),
+    ...errors("validation_failed", "unauthorized"),
   },
 });
 
@@ -116,7 +122,13 @@ const oidc = createRoute({
   },
   responses: {
     200: json(SessionSchema, "Signed in"),
-    ...errors(400, 401, 409, 429, 503),
+    ...errors(
+      "validation_failed",
+      "unauthorized",
+      "conflict",
+      "rate_limited",
+      "service_unavailable",
+    ),
   },
 });
 
@@ -139,7 +151,7 @@ async function issueTokens(deps: Deps, userId: string) {
 }
 
 function badCredentials(): ApiError {
-  return new ApiError(401, "invalid_credentials", "Invalid email or password");
+  return new ApiError("invalid_credentials", "Invalid email or password");
 }
 
 /** Routes under /api/auth: register, login, OpenID Connect sign-in, refresh, logout. */
@@ -156,7 +168,7 @@ export function authRoutes() {
       displayName: body.displayName ?? null,
     }).catch((err) => {
       if (err?.code === "23505") {
-        throw new ApiError(409, "email_taken", "An account with this email already exists");
+        throw new ApiError("email_taken", "An account with this email already exists");
       }
       throw err;
     });
@@ -194,14 +206,13 @@ export function authRoutes() {
     const result = await signInWithIdentity(deps.sql, identity);
     if (!result.ok) {
       throw new ApiError(
-        409,
         "email_not_verified",
         "An account with this email already exists and the provider has not verified the " +
           "email, so it is not linked; sign in with your password",
       );
     }
     const user = await getUser(deps.sql, result.userId);
-    if (!user) throw new ApiError(401, "invalid_id_token", "The account no longer exists");
+    if (!user) throw new ApiError("invalid_id_token", "The account no longer exists");
     return c.json({ user: userJson(user), ...await issueTokens(deps, user.id) }, 200);
   });
 
@@ -224,7 +235,7 @@ export function authRoutes() {
         revoked: "Session has ended; sign in again",
         reused: "Refresh token was already used; the session has been revoked, sign in again",
       };
-      throw new ApiError(401, "invalid_refresh_token", messages[result.reason]);
+      throw new ApiError("invalid_refresh_token", messages[result.reason]);
     }
     return c.json({
       tokenType: "Bearer" as const,
@@ -245,11 +256,7 @@ export function authRoutes() {
       session = principal;
     }
     if (!session) {
-      throw new ApiError(
-        401,
-        "invalid_refresh_token",
-        "Give a valid refresh token or Bearer token",
-      );
+      throw new ApiError("invalid_refresh_token", "Give a valid refresh token or Bearer token");
     }
     await revokeSession(deps.sql, { ...session, reason: "logout" });
     // After the commit: the feed tells every instance (a retry publishes again).

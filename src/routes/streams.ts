@@ -57,11 +57,11 @@ function rangeId(name: string) {
 const EntrySchema = z.object({ id: z.string(), data: z.record(z.string(), z.string()) });
 
 function forbidden(): ApiError {
-  return new ApiError(403, "forbidden", "Only the stream's owner may do that");
+  return new ApiError("forbidden", "Only the stream's owner may do that");
 }
 
 function notVisible(): ApiError {
-  return new ApiError(403, "forbidden", "This stream is private to its rider");
+  return new ApiError("forbidden", "This stream is private to its rider");
 }
 
 /** `?share=`: the secret of a share link, for viewers without an account. */
@@ -107,7 +107,7 @@ const create = createRoute({
       }),
       "Created (or already there)",
     ),
-    ...errors(400, 401, 403),
+    ...errors("validation_failed", "unauthorized", "forbidden"),
   },
 });
 
@@ -134,7 +134,14 @@ const postMessage = createRoute({
       z.object({ success: z.literal(true), messageId: z.string(), streamName: z.string() }),
       "Stored",
     ),
-    ...errors(400, 401, 403, 409, 429, 503),
+    ...errors(
+      "validation_failed",
+      "unauthorized",
+      "forbidden",
+      "conflict",
+      "rate_limited",
+      "service_unavailable",
+    ),
   },
 });
 
@@ -156,7 +163,7 @@ const list = createRoute({
       }),
       "Streams",
     ),
-    ...errors(401),
+    ...errors("unauthorized"),
   },
 });
 
@@ -180,7 +187,7 @@ const readMessages = createRoute({
       z.object({ streamName: z.string(), messages: z.array(EntrySchema) }),
       "Entries (an unknown stream has none)",
     ),
-    ...errors(400, 401, 403),
+    ...errors("validation_failed", "unauthorized", "forbidden"),
   },
 });
 
@@ -198,7 +205,7 @@ const cleanup = createRoute({
       z.object({ success: z.literal(true), deletedCount: z.number().int(), message: z.string() }),
       "Deleted",
     ),
-    ...errors(401, 403, 503),
+    ...errors("unauthorized", "forbidden", "service_unavailable"),
   },
 });
 
@@ -211,7 +218,7 @@ const remove = createRoute({
   request: { params: NameParams },
   responses: {
     200: json(z.object({ success: z.literal(true), message: z.string() }), "Deleted"),
-    ...errors(400, 401, 403, 404, 503),
+    ...errors("validation_failed", "unauthorized", "forbidden", "not_found", "service_unavailable"),
   },
 });
 
@@ -220,7 +227,7 @@ const sseResponse = {
     content: { "text/event-stream": { schema: z.string() } },
     description: "Unnamed `data:` frames: connected, message…, stream_deleted",
   },
-  ...errors(400, 401, 403, 429),
+  ...errors("validation_failed", "unauthorized", "forbidden", "rate_limited"),
 };
 
 const listen = createRoute({
@@ -267,7 +274,7 @@ const createShare = createRoute({
       }),
       "Created",
     ),
-    ...errors(400, 401, 403),
+    ...errors("validation_failed", "unauthorized", "forbidden"),
   },
 });
 
@@ -281,7 +288,7 @@ const getShares = createRoute({
   request: { params: NameParams },
   responses: {
     200: json(z.object({ shares: z.array(ShareSchema) }), "Share links"),
-    ...errors(400, 401),
+    ...errors("validation_failed", "unauthorized"),
   },
 });
 
@@ -299,7 +306,7 @@ const deleteShare = createRoute({
   },
   responses: {
     200: json(z.object({ success: z.literal(true), message: z.string() }), "Revoked"),
-    ...errors(400, 401, 404),
+    ...errors("validation_failed", "unauthorized", "not_found"),
   },
 });
 
@@ -319,7 +326,7 @@ const setVisibility = createRoute({
       z.object({ streamName: z.string(), visibility: z.enum(["private", "public"]) }),
       "Changed",
     ),
-    ...errors(400, 401, 403, 404),
+    ...errors("validation_failed", "unauthorized", "forbidden", "not_found"),
   },
 });
 
@@ -341,7 +348,6 @@ async function deleteStream(c: Context<AppEnv>, name: string): Promise<boolean> 
 
 function tooManyViewers(max: number): ApiError {
   return new ApiError(
-    429,
     "too_many_connections",
     `At most ${max} live connections may be open at once; close one first`,
     { headers: { "Retry-After": "5" } },
@@ -443,7 +449,7 @@ async function optionalJson(c: Context<AppEnv>): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw new ApiError(400, "bad_request", "Malformed JSON in request body");
+    throw new ApiError("bad_request", "Malformed JSON in request body");
   }
 }
 
@@ -502,11 +508,11 @@ export function streamRoutes() {
     const body = c.req.valid("json");
     const message = typeof body.message === "string" ? body.message : JSON.stringify(body.message);
     if (message.trim() === "") {
-      throw new ApiError(400, "validation_failed", "message is required and must not be blank");
+      throw new ApiError("validation_failed", "message is required and must not be blank");
     }
     // UTF-8 needs at most 3 bytes per UTF-16 unit: only a long message is worth encoding.
     if (message.length * 3 > maxMessageBytes && utf8.encode(message).length > maxMessageBytes) {
-      throw new ApiError(400, "message_too_large", "Message exceeds the 100KB limit");
+      throw new ApiError("message_too_large", "Message exceeds the 100KB limit");
     }
     const deps = c.get("deps");
     const entry = { owner: ownerOf(c), message, author: body.author };
@@ -518,7 +524,7 @@ export function streamRoutes() {
     }
     if (!result.ok && result.reason === "forbidden") throw forbidden();
     if (!result.ok) {
-      throw new ApiError(409, "workout_closing", "The stream's workout is being archived", {
+      throw new ApiError("workout_closing", "The stream's workout is being archived", {
         headers: { "Retry-After": "1" },
       });
     }
@@ -552,7 +558,7 @@ export function streamRoutes() {
   app.openapi(cleanup, async (c) => {
     // It can end every shared stream, so not even anonymous streaming allows it.
     if (c.get("principal")?.kind !== "legacy") {
-      throw new ApiError(403, "forbidden", "Cleanup needs the shared API key");
+      throw new ApiError("forbidden", "Cleanup needs the shared API key");
     }
     const { retention } = c.req.valid("query");
     const cutoff = Date.now() - retention;
@@ -574,9 +580,9 @@ export function streamRoutes() {
     const { name } = c.req.valid("param");
     const owner = ownerOf(c);
     const meta = await c.get("deps").streams.meta(name);
-    if (!meta) throw new ApiError(404, "not_found", "Stream not found");
+    if (!meta) throw new ApiError("not_found", "Stream not found");
     if (meta.owner !== owner) throw forbidden();
-    if (!(await deleteStream(c, name))) throw new ApiError(404, "not_found", "Stream not found");
+    if (!(await deleteStream(c, name))) throw new ApiError("not_found", "Stream not found");
     return c.json({ success: true as const, message: `Stream ${name} deleted successfully` }, 200);
   });
 
@@ -599,13 +605,12 @@ export function streamRoutes() {
     if (meta && meta.owner !== `user:${userId}`) throw forbidden();
     const parsed = ShareBody.safeParse(await optionalJson(c));
     if (!parsed.success) {
-      throw new ApiError(400, "validation_failed", parsed.error.issues[0].message);
+      throw new ApiError("validation_failed", parsed.error.issues[0].message);
     }
     const maxMinutes = deps.config.shareLinkMaxDays * 24 * 60;
     const minutes = parsed.data.expiresInMinutes ?? 24 * 60;
     if (minutes > maxMinutes) {
       throw new ApiError(
-        400,
         "validation_failed",
         `expiresInMinutes must be at most ${maxMinutes} (${deps.config.shareLinkMaxDays} days)`,
       );
@@ -643,7 +648,7 @@ export function streamRoutes() {
       streamName: name,
       shareId: id,
     });
-    if (!revoked) throw new ApiError(404, "not_found", "Share link not found");
+    if (!revoked) throw new ApiError("not_found", "Share link not found");
     // Its viewers on every instance are disconnected (the feed; at once here).
     deps.hub.endTagged(`share:${id}`);
     await deps.revocations.publish({ kind: "share", id });
@@ -655,10 +660,10 @@ export function streamRoutes() {
     const { visibility } = c.req.valid("json");
     const deps = c.var.deps;
     const meta = await deps.streams.meta(name);
-    if (!meta) throw new ApiError(404, "not_found", "Stream not found");
+    if (!meta) throw new ApiError("not_found", "Stream not found");
     if (meta.owner !== `user:${userIdOf(c.var.principal)}`) throw forbidden();
     if (!(await deps.streams.setVisibility(name, visibility))) {
-      throw new ApiError(404, "not_found", "Stream not found");
+      throw new ApiError("not_found", "Stream not found");
     }
     return c.json({ streamName: name, visibility }, 200);
   });

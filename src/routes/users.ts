@@ -53,7 +53,7 @@ const getMe = createRoute({
   summary: "The signed-in rider's profile",
   security: userSecurity,
   middleware: [requireUser] as const,
-  responses: { 200: json(UserSchema, "Profile"), ...errors(401) },
+  responses: { 200: json(UserSchema, "Profile"), ...errors("unauthorized") },
 });
 
 const ftp = z
@@ -83,7 +83,10 @@ const patchMe = createRoute({
   security: userSecurity,
   middleware: [requireUser] as const,
   request: { body: jsonBody(ProfilePatchSchema) },
-  responses: { 200: json(UserSchema, "Updated profile"), ...errors(400, 401, 415) },
+  responses: {
+    200: json(UserSchema, "Updated profile"),
+    ...errors("validation_failed", "unauthorized", "unsupported_media_type"),
+  },
 });
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -102,7 +105,7 @@ const UserIdParams = z.object({
 function ownId(principal: Principal | null, id: string): string {
   const userId = userIdOf(principal);
   if (id !== "me" && id.toLowerCase() !== userId.toLowerCase()) {
-    throw new ApiError(404, "not_found", "User not found");
+    throw new ApiError("not_found", "User not found");
   }
   return userId;
 }
@@ -135,7 +138,10 @@ const getOne = createRoute({
   security: userSecurity,
   middleware: [requireUser] as const,
   request: { params: UserIdParams },
-  responses: { 200: json(UserSchema, "Profile"), ...errors(400, 401, 404) },
+  responses: {
+    200: json(UserSchema, "Profile"),
+    ...errors("validation_failed", "unauthorized", "not_found"),
+  },
 });
 
 const putFtp = createRoute({
@@ -157,7 +163,7 @@ const putFtp = createRoute({
   },
   responses: {
     200: json(z.object({ ftp: z.number().int() }), "The FTP now in force"),
-    ...errors(400, 401, 404, 415),
+    ...errors("validation_failed", "unauthorized", "not_found", "unsupported_media_type"),
   },
 });
 
@@ -171,7 +177,7 @@ const getFtpHistory = createRoute({
   request: { params: UserIdParams },
   responses: {
     200: json(z.array(FtpHistoryEntrySchema), "FTP history, newest first"),
-    ...errors(400, 401, 404),
+    ...errors("validation_failed", "unauthorized", "not_found"),
   },
 });
 
@@ -193,7 +199,7 @@ const getStats = createRoute({
       }),
       "Totals",
     ),
-    ...errors(400, 401, 404),
+    ...errors("validation_failed", "unauthorized", "not_found"),
   },
 });
 
@@ -215,7 +221,7 @@ const deleteMe = createRoute({
       }),
       "Deleted",
     ),
-    ...errors(401, 403, 404),
+    ...errors("unauthorized", "forbidden", "not_found"),
   },
 });
 
@@ -225,7 +231,7 @@ export function userRoutes() {
 
   app.openapi(getMe, async (c) => {
     const user = await getUser(c.var.deps.sql, userIdOf(c.var.principal));
-    if (!user) throw new ApiError(404, "not_found", "User not found");
+    if (!user) throw new ApiError("not_found", "User not found");
     return c.json(userJson(user), 200);
   });
 
@@ -235,7 +241,7 @@ export function userRoutes() {
       userIdOf(c.var.principal),
       c.req.valid("json"),
     );
-    if (!user) throw new ApiError(404, "not_found", "User not found");
+    if (!user) throw new ApiError("not_found", "User not found");
     return c.json(userJson(user), 200);
   });
 
@@ -243,13 +249,12 @@ export function userRoutes() {
     const principal = c.var.principal;
     if (principal?.kind !== "user" || principal.via !== "token") {
       throw new ApiError(
-        403,
         "forbidden",
         "Deleting an account needs a Bearer access token, not an API key",
       );
     }
     const deleted = await deleteAccount(c.var.deps, principal.userId);
-    if (!deleted) throw new ApiError(404, "not_found", "User not found");
+    if (!deleted) throw new ApiError("not_found", "User not found");
     return c.json({
       success: true as const,
       deletedWorkouts: deleted.workouts,
@@ -260,7 +265,7 @@ export function userRoutes() {
   app.openapi(getOne, async (c) => {
     const userId = ownId(c.var.principal, c.req.valid("param").id);
     const user = await getUser(c.var.deps.sql, userId);
-    if (!user) throw new ApiError(404, "not_found", "User not found");
+    if (!user) throw new ApiError("not_found", "User not found");
     return c.json(userJson(user), 200);
   });
 
@@ -271,7 +276,7 @@ export function userRoutes() {
       ftpWatts: body.ftp,
       source: body.source ?? "manual",
     });
-    if (!row) throw new ApiError(404, "not_found", "User not found");
+    if (!row) throw new ApiError("not_found", "User not found");
     return c.json({ ftp: row.ftpWatts }, 200);
   });
 

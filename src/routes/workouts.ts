@@ -65,7 +65,16 @@ const create = createRoute({
       streamName: streamName.optional(),
     })),
   },
-  responses: { 201: json(WorkoutEnvelope, "Started"), ...errors(400, 401, 409, 415, 503) },
+  responses: {
+    201: json(WorkoutEnvelope, "Started"),
+    ...errors(
+      "validation_failed",
+      "unauthorized",
+      "conflict",
+      "unsupported_media_type",
+      "service_unavailable",
+    ),
+  },
 });
 
 const binary = { schema: { type: "string" as const, format: "binary" } };
@@ -104,7 +113,6 @@ const importBodyTypes: MiddlewareHandler<AppEnv> = async (c, next) => {
     return await next();
   }
   throw new ApiError(
-    415,
     "unsupported_media_type",
     "Content-Type must be application/json (samples), multipart/form-data (a file field) or " +
       `a ride file type (${fileContentTypes.join(", ")})`,
@@ -145,7 +153,14 @@ const importRide = createRoute({
   responses: {
     200: json(ImportEnvelope, "This file was uploaded before: its workout"),
     201: json(ImportEnvelope, "Archived"),
-    ...errors(400, 401, 413, 415, 422, 503),
+    ...errors(
+      "validation_failed",
+      "unauthorized",
+      "payload_too_large",
+      "unsupported_media_type",
+      "unprocessable_entity",
+      "service_unavailable",
+    ),
   },
 });
 
@@ -169,7 +184,7 @@ const exportRide = createRoute({
         rideFormats.map((format) => [essence(formatContentTypes[format]), binary]),
       ),
     },
-    ...errors(400, 401, 404, 409, 422),
+    ...errors("validation_failed", "unauthorized", "not_found", "conflict", "unprocessable_entity"),
   },
 });
 
@@ -193,7 +208,15 @@ const addSamples = createRoute({
       }),
       "Accepted into the live stream",
     ),
-    ...errors(400, 401, 404, 409, 415, 422, 503),
+    ...errors(
+      "validation_failed",
+      "unauthorized",
+      "not_found",
+      "conflict",
+      "unsupported_media_type",
+      "unprocessable_entity",
+      "service_unavailable",
+    ),
   },
 });
 
@@ -223,7 +246,7 @@ const liveSamples = createRoute({
       }),
       "Live samples",
     ),
-    ...errors(400, 401, 404, 503),
+    ...errors("validation_failed", "unauthorized", "not_found", "service_unavailable"),
   },
 });
 
@@ -243,7 +266,10 @@ const complete = createRoute({
       required: false,
     },
   },
-  responses: { 200: json(ArchiveEnvelope, "Archived"), ...errors(400, 401, 404, 503) },
+  responses: {
+    200: json(ArchiveEnvelope, "Archived"),
+    ...errors("validation_failed", "unauthorized", "not_found", "service_unavailable"),
+  },
 });
 
 const list = createRoute({
@@ -276,7 +302,7 @@ const list = createRoute({
       }),
       "A page of workouts",
     ),
-    ...errors(400, 401),
+    ...errors("validation_failed", "unauthorized"),
   },
 });
 
@@ -293,7 +319,10 @@ const byStream = createRoute({
     }),
   },
   // The bare workout, as the old service answered and the PWA reads it (COMPAT "Workout JSON").
-  responses: { 200: json(WorkoutSchema, "The active workout"), ...errors(400, 401, 404) },
+  responses: {
+    200: json(WorkoutSchema, "The active workout"),
+    ...errors("validation_failed", "unauthorized", "not_found"),
+  },
 });
 
 const getOne = createRoute({
@@ -309,7 +338,10 @@ const getOne = createRoute({
       includeTelemetry: z.enum(["true", "false"]).default("false"),
     }),
   },
-  responses: { 200: json(WorkoutSchema, "The bare workout (COMPAT)"), ...errors(400, 401, 404) },
+  responses: {
+    200: json(WorkoutSchema, "The bare workout (COMPAT)"),
+    ...errors("validation_failed", "unauthorized", "not_found"),
+  },
 });
 
 const patch = createRoute({
@@ -329,7 +361,10 @@ const patch = createRoute({
       }).strict(),
     ),
   },
-  responses: { 200: json(WorkoutEnvelope, "Updated"), ...errors(400, 401, 404, 415) },
+  responses: {
+    200: json(WorkoutEnvelope, "Updated"),
+    ...errors("validation_failed", "unauthorized", "not_found", "unsupported_media_type"),
+  },
 });
 
 const remove = createRoute({
@@ -342,7 +377,7 @@ const remove = createRoute({
   request: { params: IdParams },
   responses: {
     200: json(z.object({ success: z.literal(true) }), "Deleted"),
-    ...errors(400, 401, 404),
+    ...errors("validation_failed", "unauthorized", "not_found"),
   },
 });
 
@@ -371,7 +406,7 @@ const telemetry = createRoute({
       z.record(z.string(), z.array(z.union([z.string(), z.number(), z.null()]))),
       "Column-oriented series: time plus one array per field",
     ),
-    ...errors(400, 401, 404),
+    ...errors("validation_failed", "unauthorized", "not_found"),
   },
 });
 
@@ -444,13 +479,9 @@ export function workoutRoutes() {
   app.openapi(exportRide, async (c) => {
     const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
     const row = await getWorkout(c.var.deps.sql, ids);
-    if (!row) throw new ApiError(404, "not_found", "Workout not found");
+    if (!row) throw new ApiError("not_found", "Workout not found");
     if (row.status !== "completed") {
-      throw new ApiError(
-        409,
-        "workout_active",
-        "Workout is still active; complete it before exporting",
-      );
+      throw new ApiError("workout_active", "Workout is still active; complete it before exporting");
     }
     const { format } = c.req.valid("query");
     const samples = await readTelemetry(c.var.deps.sql, row);
@@ -481,7 +512,7 @@ export function workoutRoutes() {
     const { after, limit } = c.req.valid("query");
     const ids = { workoutId: id, userId: userIdOf(c.var.principal) };
     const workout = await getWorkout(c.var.deps.sql, ids);
-    if (!workout) throw new ApiError(404, "not_found", "Workout not found");
+    if (!workout) throw new ApiError("not_found", "Workout not found");
     if (workout.status === "completed") {
       return c.json({
         status: "completed" as const,
@@ -507,7 +538,7 @@ export function workoutRoutes() {
     }).catch((err) => {
       if (!(err instanceof WorkoutAlreadyCompleted)) throw err;
       // Still 400 for old clients; the workout, as a success answers it, tells a retry it worked.
-      throw new ApiError(err.status, err.code, err.message, {
+      throw new ApiError(err.code, err.message, {
         extra: { workout: workoutJson(err.workout) },
       });
     });
@@ -545,14 +576,14 @@ export function workoutRoutes() {
       streamName: c.req.valid("param").streamName,
       userId: userIdOf(c.var.principal),
     });
-    if (!row) throw new ApiError(404, "not_found", "No active workout for this stream");
+    if (!row) throw new ApiError("not_found", "No active workout for this stream");
     return c.json(workoutJson(row), 200);
   });
 
   app.openapi(getOne, async (c) => {
     const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
     const row = await getWorkout(c.var.deps.sql, ids);
-    if (!row) throw new ApiError(404, "not_found", "Workout not found");
+    if (!row) throw new ApiError("not_found", "Workout not found");
     const withTelemetry = c.req.valid("query").includeTelemetry === "true";
     const samples = !withTelemetry
       ? null
@@ -569,7 +600,7 @@ export function workoutRoutes() {
       { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) },
       { title: body.title, notes: body.description, sport: body.sport },
     );
-    if (!row) throw new ApiError(404, "not_found", "Workout not found");
+    if (!row) throw new ApiError("not_found", "Workout not found");
     return c.json({ success: true as const, workout: workoutJson(row) }, 200);
   });
 
@@ -577,7 +608,7 @@ export function workoutRoutes() {
     const deps = c.var.deps;
     const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
     const deleted = await deleteWorkout(deps.sql, ids);
-    if (!deleted) throw new ApiError(404, "not_found", "Workout not found");
+    if (!deleted) throw new ApiError("not_found", "Workout not found");
     // Committed: nothing below may fail the request. Live keys left behind are dropped by the
     // idle sweeper (their workout is gone); unrefreshed rollups stay recorded for the drain.
     await deps.workoutLive.remove(ids.workoutId).catch((err) =>
@@ -600,7 +631,7 @@ export function workoutRoutes() {
   app.openapi(telemetry, async (c) => {
     const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
     const row = await getWorkout(c.var.deps.sql, ids);
-    if (!row) throw new ApiError(404, "not_found", "Workout not found");
+    if (!row) throw new ApiError("not_found", "Workout not found");
     const q = c.req.valid("query");
     const fields = q.fields ?? [...telemetryFields];
     if (q.resolution === "1s") {

@@ -10,7 +10,7 @@ export type LiveRideDeps = WorkoutDeps & { streams: StreamStore };
 const bindAttempts = 8;
 
 function forbidden(): ApiError {
-  return new ApiError(403, "forbidden", "Only the stream's owner may do that");
+  return new ApiError("forbidden", "Only the stream's owner may do that");
 }
 
 function delay(ms: number): Promise<void> {
@@ -57,7 +57,7 @@ export async function ensureLiveWorkout(
     const bound = await deps.streams.bindWorkout(name, workoutId, meta.workout);
     if (bound === workoutId) return { workoutId, messageId: created.messageId };
   }
-  throw new ApiError(409, "workout_closing", "The stream's workout is being archived; try again", {
+  throw new ApiError("workout_closing", "The stream's workout is being archived; try again", {
     headers: { "Retry-After": "1" },
   });
 }
@@ -85,7 +85,7 @@ async function startOrTakeOver(
   const active = await getActiveByStream(deps.sql, { streamName: name, userId });
   if (!active) {
     // Another rider's active workout has this name (possible only when its stream was lost).
-    throw new ApiError(409, "stream_in_use", "An active workout already uses this stream name");
+    throw new ApiError("stream_in_use", "An active workout already uses this stream name");
   }
   return await deps.workoutLive.revive(active.id, userId) === "ended" ? null : active.id;
 }

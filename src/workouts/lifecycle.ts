@@ -39,11 +39,11 @@ export type WorkoutDeps = {
 export type ArchiveResult = { workout: WorkoutRow; archivedSamples: number; entries: number };
 
 function notFound(): ApiError {
-  return new ApiError(404, "not_found", "Workout not found");
+  return new ApiError("not_found", "Workout not found");
 }
 
 function notActive(): ApiError {
-  return new ApiError(400, "workout_not_active", "Workout is not active");
+  return new ApiError("workout_not_active", "Workout is not active");
 }
 
 /**
@@ -54,7 +54,7 @@ function notActive(): ApiError {
 export class WorkoutAlreadyCompleted extends ApiError {
   constructor(readonly workout: WorkoutRow) {
     // The text old clients match (COMPAT.md), unchanged.
-    super(400, "workout_already_completed", "Workout is not active");
+    super("workout_already_completed", "Workout is not active");
   }
 }
 
@@ -69,7 +69,7 @@ export async function startWorkout(
 ): Promise<WorkoutRow> {
   const workout = await insertWorkout(deps.sql, input).catch((err) => {
     if (err?.code === "23505") {
-      throw new ApiError(409, "stream_in_use", "An active workout already uses this stream name");
+      throw new ApiError("stream_in_use", "An active workout already uses this stream name");
     }
     throw err;
   });
@@ -102,10 +102,10 @@ export async function ingestSamples(
     result = await deps.workoutLive.append(ids.workoutId, ids.userId, samples);
   }
   if (!result.ok && result.reason === "span") {
-    throw new ApiError(422, "ride_too_long", "Samples of one ride must span at most 48 hours");
+    throw new ApiError("ride_too_long", "Samples of one ride must span at most 48 hours");
   }
   if (!result.ok) {
-    throw new ApiError(409, "workout_closing", "Workout is being completed; samples not accepted");
+    throw new ApiError("workout_closing", "Workout is being completed; samples not accepted");
   }
   return { accepted: samples.length, cursor: result.cursor };
 }
