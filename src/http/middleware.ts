@@ -7,7 +7,8 @@ import type { AppEnv } from "./deps.ts";
  * Hono's `requestId` (the caller's `X-Request-Id` when it is 1–255 of `[A-Za-z0-9_=-]`, else a
  * random UUID, as the `requestId` variable and the response header), except that the header is set
  * on the response after the handler: Hono's sets it beforehand through `c.header`, which makes every
- * response copy a prepared Headers object (measured at 20–30 µs of CPU per request in Deno.serve).
+ * response copy a prepared Headers object (measured at 20–30 µs of CPU per request in Deno.serve;
+ * bench/middleware_bench.ts on 2026-12-02: 8.1 µs against Hono's 10.3 µs per request, 0.79×).
  */
 export const requestId = createMiddleware<AppEnv>(async (c, next) => {
   const given = c.req.header("x-request-id");
@@ -43,7 +44,8 @@ export type CorsOptions = {
  * CORS with Hono's `cors` answers, at a lower cost per request: preflights go through Hono's
  * middleware itself; every other response gets the same headers after its handler. (Hono's sets
  * them on `c.res` before the handler, which builds a placeholder response on every request and
- * copies it into the real one — about a fifth of a legacy message POST's JavaScript time.)
+ * copies it into the real one — about a fifth of a legacy message POST's JavaScript time;
+ * bench/middleware_bench.ts on 2026-12-02: 8.0 µs against Hono's 17.5 µs per request, 0.46×.)
  */
 export function corsHeaders(options: CorsOptions) {
   const any = options.origins.includes("*");
@@ -72,7 +74,8 @@ export function corsHeaders(options: CorsOptions) {
 /**
  * Hono's `bodyLimit`, except that a request declaring its length (and no transfer encoding) is
  * judged by that header alone, without opening its body stream — the runtime then reads the body
- * in one piece when the handler asks for it.
+ * in one piece when the handler asks for it (bench/middleware_bench.ts on 2026-12-02: 7.6 µs
+ * against Hono's 12.3 µs per JSON POST, 0.62×).
  */
 export function declaredBodyLimit(maxSize: number, onError: () => never) {
   const streamed = bodyLimit({ maxSize, onError });
