@@ -11,6 +11,12 @@ import {
 } from "./ride_file.ts";
 import { parseTcx, writeTcx } from "./tcx.ts";
 
+/** One ride file format: how its bytes are read and how archived samples are written in it. */
+export type RideCodec = {
+  parse(bytes: Uint8Array): ParsedRide;
+  write(samples: readonly Sample[], meta: RideMeta): Uint8Array;
+};
+
 function utf8(bytes: Uint8Array, format: RideFormat): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -19,17 +25,30 @@ function utf8(bytes: Uint8Array, format: RideFormat): string {
   }
 }
 
+/** A codec of a text format from its parse and write functions on strings. */
+function textCodec(
+  format: RideFormat,
+  parse: (text: string) => ParsedRide,
+  write: (samples: readonly Sample[], meta: RideMeta) => string,
+): RideCodec {
+  return {
+    parse: (bytes) => parse(utf8(bytes, format)),
+    write: (samples, meta) => new TextEncoder().encode(write(samples, meta)),
+  };
+}
+
+/** Every format the service reads and writes. */
+export const rideCodecs: Record<RideFormat, RideCodec> = {
+  fit: { parse: parseFit, write: writeFit },
+  tcx: textCodec("tcx", parseTcx, writeTcx),
+  gpx: textCodec("gpx", parseGpx, writeGpx),
+  csv: textCodec("csv", parseCsv, (samples) => writeCsv(samples)),
+};
+
 /** Reads a ride file of a known format and checks it against the import limits. */
 export function parseRideFile(format: RideFormat, bytes: Uint8Array): ParsedRide {
   if (bytes.length === 0) throw corruptFile("empty_file", "File is empty");
-  const ride = format === "fit"
-    ? parseFit(bytes)
-    : format === "csv"
-    ? parseCsv(utf8(bytes, format))
-    : format === "gpx"
-    ? parseGpx(utf8(bytes, format))
-    : parseTcx(utf8(bytes, format));
-  return checkRide(format, ride);
+  return checkRide(format, rideCodecs[format].parse(bytes));
 }
 
 /** Writes archived samples in a format. */
@@ -38,11 +57,5 @@ export function writeRideFile(
   samples: readonly Sample[],
   meta: RideMeta,
 ): Uint8Array {
-  if (format === "fit") return writeFit(samples, meta);
-  const text = format === "csv"
-    ? writeCsv(samples)
-    : format === "gpx"
-    ? writeGpx(samples, meta)
-    : writeTcx(samples, meta);
-  return new TextEncoder().encode(text);
+  return rideCodecs[format].write(samples, meta);
 }
