@@ -1,6 +1,6 @@
 // Time of the pure power analytics (src/analytics/power.ts): toGrid, MMP over every standard
 // duration, NP and summarize, for synthetic 1-hour and 4-hour 1 Hz rides and the real rides in
-// ../shared/testdata/rides. Prints the median (p50) and p95 of a bounded number of runs.
+// tests/fixtures/rides. Prints the median (p50) and p95 of a bounded number of runs.
 //
 // Run: deno run --allow-read bench/analytics_bench.ts [runs]
 
@@ -80,7 +80,7 @@ const rides: { name: string; samples: Sample[] }[] = [
   { name: "synthetic 4 h, 1 Hz", samples: syntheticRide(14_400) },
 ];
 for (const name of RIDES) {
-  const url = new URL(`../../shared/testdata/rides/${name}.csv`, import.meta.url);
+  const url = new URL(`../tests/fixtures/rides/${name}.csv`, import.meta.url);
   rides.push({ name, samples: parseRide(await Deno.readTextFile(url)) });
 }
 

@@ -130,31 +130,29 @@ console.log(
     `max ${fmt(Math.max(...times))}`,
 );
 
-// --- a real GPX (the 2.9 MB Strava export in ../shared/testdata/rides), when present ----------
+// --- a real GPX (the 2.9 MB Strava export in tests/fixtures/rides) ---------------------------
 const gpxUrl = new URL(
-  "../../shared/testdata/rides/outdoor_edge1000_zpider.strava.gpx",
+  "../tests/fixtures/rides/outdoor_edge1000_zpider.strava.gpx",
   import.meta.url,
 );
-const gpx = await Deno.readFile(gpxUrl).catch(() => null);
-if (gpx) {
-  const gpxTimes: number[] = [];
-  for (let i = 0; i < Math.min(runs, 5) + 1; i++) {
-    const token = await newRider();
-    const t0 = performance.now();
-    const res = await fetch(`${base}/api/workouts/import`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/gpx+xml" },
-      body: gpx as BodyInit,
-    });
-    await res.arrayBuffer();
-    if (res.status !== 201) throw new Error(`gpx import: ${res.status}`);
-    if (i > 0) gpxTimes.push(performance.now() - t0);
-  }
-  console.log(
-    `import the Strava GPX (8,357 points, ${(gpx.length / 1024 / 1024).toFixed(1)} MiB): ` +
-      `p50 ${fmt(percentile(gpxTimes, 50))}`,
-  );
+const gpx = await Deno.readFile(gpxUrl);
+const gpxTimes: number[] = [];
+for (let i = 0; i < Math.min(runs, 5) + 1; i++) {
+  const token = await newRider();
+  const t0 = performance.now();
+  const res = await fetch(`${base}/api/workouts/import`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/gpx+xml" },
+    body: gpx as BodyInit,
+  });
+  await res.arrayBuffer();
+  if (res.status !== 201) throw new Error(`gpx import: ${res.status}`);
+  if (i > 0) gpxTimes.push(performance.now() - t0);
 }
+console.log(
+  `import the Strava GPX (8,357 points, ${(gpx.length / 1024 / 1024).toFixed(1)} MiB): ` +
+    `p50 ${fmt(percentile(gpxTimes, 50))}`,
+);
 
 // --- export ------------------------------------------------------------------------------------
 for (const format of ["fit", "tcx", "gpx", "csv"]) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by the scripts that need Deno: installs the pinned version from npm when it is missing.
-# Deno ships inside the npm package (ENVIRONMENT.md), so npm is the only prerequisite.
+# Deno ships inside the npm package (`deno` pulls in `@deno/linux-x64-glibc`), so npm is the only
+# prerequisite.
 
 BPT_DENO_VERSION=2.9.6
 

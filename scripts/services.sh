@@ -14,7 +14,8 @@
 #
 # With a working Docker engine (`docker info` succeeds) the services come from docker-compose.yml.
 # Otherwise (Debian, root): PostgreSQL 17 + TimescaleDB run from a Debian trixie root folder built
-# with debootstrap and cached in ${BPT_CACHE_DIR:-/var/cache/bike-power-tracker}/trixie-root,
+# with debootstrap (scripts/build_root.sh) and cached in
+# ${BPT_CACHE_DIR:-/var/cache/bike-power-tracker}/trixie-root,
 # Redis is the host's redis-server and the bridge is scripts/redis_rest_bridge.ts on Deno.
 # State, pid files and logs: .services/<profile>/ in the repo.
 #
@@ -160,101 +161,11 @@ ensure_host_packages() {
   ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
 }
 
-
-# URI of the host's Debian mirror (main bookworm entry of the apt sources).
-debian_mirror() {
-  if [[ -n "${BPT_DEBIAN_MIRROR:-}" ]]; then
-    echo "$BPT_DEBIAN_MIRROR"
-    return
-  fi
-  local uri="" f
-  shopt -s nullglob
-  for f in /etc/apt/sources.list.d/*.sources; do
-    uri="$(awk 'BEGIN { RS = ""; FS = "\n" }
-      {
-        types = ""; uris = ""; suites = ""; comps = ""; enabled = "yes"
-        for (i = 1; i <= NF; i++) {
-          line = $i
-          if (line ~ /^[ \t]*#/) continue
-          key = tolower(line); sub(/:.*/, "", key)
-          val = line; sub(/^[^:]*:[ \t]*/, "", val)
-          if (key == "types") types = val
-          else if (key == "uris") uris = val
-          else if (key == "suites") suites = val
-          else if (key == "components") comps = val
-          else if (key == "enabled") enabled = tolower(val)
-        }
-        if (enabled != "no" && (" " types " ") ~ / deb / && (" " suites " ") ~ / bookworm / &&
-            (" " comps " ") ~ / main /) { split(uris, u, /[ \t]+/); print u[1]; exit }
-      }' "$f")"
-    [[ -n "$uri" ]] && break
-  done
-  if [[ -z "$uri" ]]; then
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-      uri="$(awk '$1 == "deb" {
-          n = 2; if ($2 ~ /^\[/) { while (n <= NF && $n !~ /\]$/) n++; n++ }
-          if ($(n + 1) == "bookworm") { for (i = n + 2; i <= NF; i++) if ($i == "main") { print $n; exit } }
-        }' "$f" 2>/dev/null || true)"
-      [[ -n "$uri" ]] && break
-    done
-  fi
-  shopt -u nullglob
-  echo "${uri:-http://deb.debian.org/debian}"
-}
-
-# Unmounts everything mounted below folder $1 (deepest first).
-umount_below() {
-  local dir="$1" target
-  findmnt -rn -o TARGET 2>/dev/null | awk -v d="$dir/" 'index($0, d) == 1' | sort -r |
-    while read -r target; do
-      umount "$target" 2>/dev/null || umount -l "$target" || true
-    done
-}
-
-# One-time adjustments of a trixie root (idempotent).
-configure_root() {
-  local dir="$1"
-  mkdir -p "$dir/etc/postgresql-common/createcluster.d"
-  printf '%s\n' "# written by bike-power-tracker scripts/services.sh" \
-    "create_main_cluster = false" "ssl = off" \
-    >"$dir/etc/postgresql-common/createcluster.d/bike-power-tracker.conf"
-  if [[ -d "$dir/etc/postgresql/$PG_VERSION/main" ]]; then
-    env -i PATH="$CHROOT_PATH" LANG=C.UTF-8 chroot "$dir" pg_dropcluster --stop "$PG_VERSION" main >&2 ||
-      true
-  fi
-  rm -f "$dir"/var/cache/apt/archives/*.deb
-}
-
-ensure_root() {
-  if [[ -x "$ROOT/usr/lib/postgresql/$PG_VERSION/bin/postgres" &&
-    -f "$ROOT/usr/lib/postgresql/$PG_VERSION/lib/timescaledb.so" ]]; then
-    [[ -d "$ROOT/etc/postgresql/$PG_VERSION/main" ]] && configure_root "$ROOT"
-    return 0
-  fi
-  [[ -e "$ROOT" ]] && die "$ROOT exists but has no PostgreSQL $PG_VERSION + TimescaleDB; remove it and retry"
-  local tmp="$ROOT.tmp" mirror started
-  mirror="$(debian_mirror)"
-  mkdir -p "$CACHE_DIR"
-  if [[ -e "$tmp" ]]; then
-    log "removing an interrupted build: $tmp"
-    umount_below "$tmp"
-    rm -rf --one-file-system "$tmp"
-  fi
-  log "building the Debian trixie root (PostgreSQL $PG_VERSION + TimescaleDB) in $ROOT"
-  log "  debootstrap from $mirror (about 1 minute, ~600 MB; log: $CACHE_DIR/debootstrap.log)"
-  started=$(now_ms)
-  if ! debootstrap --variant=minbase \
-    --include="postgresql-$PG_VERSION,postgresql-$PG_VERSION-timescaledb" \
-    trixie "$tmp" "$mirror" >"$CACHE_DIR/debootstrap.log" 2>&1; then
-    umount_below "$tmp"
-    tail -n 20 "$CACHE_DIR/debootstrap.log" >&2
-    die "debootstrap failed (full log: $CACHE_DIR/debootstrap.log)"
-  fi
-  umount_below "$tmp"
-  configure_root "$tmp"
-  mv "$tmp" "$ROOT"
-  log "  trixie root ready in $((($(now_ms) - started) / 1000)) s"
-}
+# The Debian trixie root folder (debian_mirror, umount_below, configure_root, ensure_root) is
+# built by scripts/build_root.sh, sourced here; it uses CACHE_DIR, ROOT, PG_VERSION, CHROOT_PATH,
+# log, die and now_ms from this file.
+# shellcheck source=scripts/build_root.sh
+source "$REPO/scripts/build_root.sh"
 
 mount_root() {
   mkdir -p "$ROOT/proc" "$ROOT/dev/shm"

@@ -212,7 +212,7 @@ export function assertClose(actual: unknown, expected: unknown, path = "$"): voi
   assert.equal(actual, expected, path);
 }
 
-/** Parses a ride CSV of ../shared/testdata/rides (empty cell = null). */
+/** Parses a ride CSV of tests/fixtures/rides (empty cell = null). */
 export function parseRideCsv(text: string): Sample[] {
   const lines = text.trim().split("\n");
   assert.equal(
@@ -233,9 +233,9 @@ export function parseRideCsv(text: string): Sample[] {
   });
 }
 
-/** Reads and parses one ride CSV from ../shared/testdata/rides/ (beside the repository). */
+/** Reads and parses one ride CSV from tests/fixtures/rides/. */
 export async function readRide(name: string): Promise<Sample[]> {
-  const url = new URL(`../../shared/testdata/rides/${name}.csv`, import.meta.url);
+  const url = new URL(`./fixtures/rides/${name}.csv`, import.meta.url);
   return parseRideCsv(await Deno.readTextFile(url));
 }
 

@@ -1,4 +1,4 @@
-// Real rides from ../shared/testdata/rides (see its README): the elapsed and moving times that
+// Real rides from tests/fixtures/rides (see its README): the elapsed and moving times that
 // README gives under our rules, and every summary figure against the naive reference.
 
 import assert from "node:assert/strict";

@@ -10,7 +10,7 @@ Deno.test.beforeAll(async () => {
 });
 Deno.test.afterAll(() => t.close());
 
-const rides = new URL("../../shared/testdata/rides/", import.meta.url);
+const rides = new URL("./fixtures/rides/", import.meta.url);
 
 const types = {
   fit: "application/vnd.ant.fit",

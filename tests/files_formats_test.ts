@@ -93,7 +93,7 @@ Deno.test("XML with a DOCTYPE entity, an undefined entity or a cut-off end is a 
   refused(() => parseRideFile("gpx", new Uint8Array([0x3c, 0xff, 0xfe])), 400, "invalid_encoding");
 });
 
-Deno.test("CSV accepts the testdata columns, aliases, ISO times and quoted cells", () => {
+Deno.test("CSV accepts the fixture rides' columns, aliases, ISO times and quoted cells", () => {
   const csv = "Time,Watts,HR,Cadence,Speed,Distance,Elevation,Lat,Lon,Note\r\n" +
     '2026-06-01T06:00:00Z,200,140,90,30.5,0,100,45.1,6.2,"start"\r\n' +
     "2026-06-01T06:00:01Z,,141,,,8.5,,,,\r\n";

@@ -1,5 +1,5 @@
 // Ride files through POST /api/workouts/import: the real device files of
-// ../shared/testdata/rides (see its README) and every way an upload can be wrong.
+// tests/fixtures/rides (see its README) and every way an upload can be wrong.
 
 import assert from "node:assert/strict";
 import { summarize } from "../src/analytics/power.ts";
@@ -13,7 +13,7 @@ Deno.test.beforeAll(async () => {
 });
 Deno.test.afterAll(() => t.close());
 
-const rides = new URL("../../shared/testdata/rides/", import.meta.url);
+const rides = new URL("./fixtures/rides/", import.meta.url);
 
 function readFile(name: string): Promise<Uint8Array> {
   return Deno.readFile(new URL(name, rides));
@@ -122,7 +122,7 @@ Deno.test("the Strava GPX with <power> imports to the same power, heart rate and
   assert.equal(pos.n, 8357);
 });
 
-Deno.test("a decoded testdata CSV imports as text/csv to the same summary", async () => {
+Deno.test("a decoded fixture ride CSV imports as text/csv to the same summary", async () => {
   const rider = await registerRider(t);
   const res = await upload(rider.accessToken, await readFile("outdoor_edge810_vector.csv"), {
     type: "text/csv",

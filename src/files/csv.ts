@@ -97,7 +97,7 @@ const exportColumns: [string, Field][] = [
   ["lon", "lon"],
 ];
 
-/** Writes samples as CSV (the testdata layout plus lat and lon); numbers round-trip exactly. */
+/** Writes samples as CSV (the tests/fixtures/rides layout plus lat and lon); numbers round-trip exactly. */
 export function writeCsv(samples: readonly Sample[]): string {
   const lines = [["epoch_ms", ...exportColumns.map(([name]) => name)].join(",")];
   for (const s of samples) {
