@@ -18,11 +18,11 @@ import {
 import { credentialLimit } from "./http/credential_limit.ts";
 import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter } from "./http/openapi.ts";
-import { userRoutes } from "./routes/users.ts";
+import { userRoutes } from "./routes/users/mod.ts";
 import { analyticsRoutes } from "./routes/analytics.ts";
 import { workoutRoutes } from "./routes/workouts.ts";
 import { streamRoutes } from "./routes/streams.ts";
-import { apiKeyRoutes } from "./routes/api_keys.ts";
+import { apiKeyRoutes } from "./routes/api_keys/mod.ts";
 
 /** The service version reported in the OpenAPI document. */
 export const version = "0.1.0";

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../core/errors.ts";
 import { createRouter, errors, json, jsonBody } from "../http/openapi.ts";
 import { findLogin, getUser, insertUser, touchLogin } from "../users/queries.ts";
-import { userJson, UserSchema } from "./users.ts";
+import { userJson, UserSchema } from "../users/user_json.ts";
 import type { Deps } from "../http/deps.ts";
 import { hashPassword, verifyPassword } from "../auth/passwords.ts";
 import { hashSecret, randomSecret } from "../auth/secrets.ts";
