@@ -1,7 +1,7 @@
 import { secureHeaders } from "hono/secure-headers";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { authenticate } from "./http/authenticate.ts";
-import { authRoutes } from "./routes/auth.ts";
+import { authRoutes } from "./routes/auth/mod.ts";
 import type { AppEnv, Deps } from "./http/deps.ts";
 import { ApiError } from "./core/errors.ts";
 import { errorResponse, handleError } from "./http/error_response.ts";
