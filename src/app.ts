@@ -19,7 +19,7 @@ import { credentialLimit } from "./http/credential_limit.ts";
 import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter } from "./http/openapi.ts";
 import { userRoutes } from "./routes/users/mod.ts";
-import { analyticsRoutes } from "./routes/analytics.ts";
+import { analyticsRoutes } from "./routes/analytics/mod.ts";
 import { workoutRoutes } from "./routes/workouts.ts";
 import { streamRoutes } from "./routes/streams.ts";
 import { apiKeyRoutes } from "./routes/api_keys/mod.ts";
