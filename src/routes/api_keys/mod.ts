@@ -25,8 +25,8 @@ const requireSession = createMiddleware<AppEnv>(async (c, next) => {
 export function apiKeyRoutes() {
   const app = createRouter();
   app.use(requireUser, requireSession);
-  app.openapi(specs.create, handlers.createApiKeyHandler);
-  app.openapi(specs.list, handlers.listApiKeysHandler);
-  app.openapi(specs.revoke, handlers.revokeApiKeyHandler);
+  app.openapi(specs.create, handlers.createApiKey);
+  app.openapi(specs.list, handlers.listApiKeys);
+  app.openapi(specs.revoke, handlers.revokeApiKey);
   return app;
 }

@@ -1,23 +1,15 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv, Deps } from "../../http/deps.ts";
 import { limitAccount, resetAccount } from "../../http/login_limits.ts";
-import {
-  type AccountAttempts,
-  refreshSession,
-  register,
-  type SignedIn,
-  signIn,
-  signInWithOidc,
-  signOut,
-} from "../../auth/sign_in.ts";
+import * as accounts from "../../auth/sign_in.ts";
 import { userJson } from "../../users/user_json.ts";
 import type * as specs from "./specs.ts";
 
-function sessionJson({ user, tokens }: SignedIn) {
+function sessionJson({ user, tokens }: accounts.SignedIn) {
   return { user: userJson(user), ...tokens };
 }
 
-function accountAttempts(deps: Deps): AccountAttempts {
+function accountAttempts(deps: Deps): accounts.AccountAttempts {
   return {
     limit: (email) => limitAccount(deps, email),
     reset: (email) => resetAccount(deps, email),
@@ -25,36 +17,36 @@ function accountAttempts(deps: Deps): AccountAttempts {
 }
 
 /** POST /api/auth/register: creates a password account and signs it in. */
-export const registerHandler: RouteHandler<typeof specs.register, AppEnv> = async (c) => {
-  const signedIn = await register(c.var.deps, c.req.valid("json"));
+export const register: RouteHandler<typeof specs.register, AppEnv> = async (c) => {
+  const signedIn = await accounts.register(c.var.deps, c.req.valid("json"));
   return c.json(sessionJson(signedIn), 201);
 };
 
 /** POST /api/auth/login: signs in with email and password. */
-export const loginHandler: RouteHandler<typeof specs.login, AppEnv> = async (c) => {
+export const login: RouteHandler<typeof specs.login, AppEnv> = async (c) => {
   const deps = c.var.deps;
-  const signedIn = await signIn(deps, accountAttempts(deps), c.req.valid("json"));
+  const signedIn = await accounts.signIn(deps, accountAttempts(deps), c.req.valid("json"));
   return c.json(sessionJson(signedIn), 200);
 };
 
 /** POST /api/auth/oidc: signs in with an OpenID Connect ID token. */
-export const oidcHandler: RouteHandler<typeof specs.oidc, AppEnv> = async (c) => {
-  const signedIn = await signInWithOidc(c.var.deps, c.req.valid("json"));
+export const signInWithOidc: RouteHandler<typeof specs.oidc, AppEnv> = async (c) => {
+  const signedIn = await accounts.signInWithOidc(c.var.deps, c.req.valid("json"));
   return c.json(sessionJson(signedIn), 200);
 };
 
 /** POST /api/auth/refresh: new tokens for a refresh token. */
-export const refreshHandler: RouteHandler<typeof specs.refresh, AppEnv> = async (c) => {
-  const tokens = await refreshSession(c.var.deps, c.req.valid("json").refreshToken);
+export const refreshTokens: RouteHandler<typeof specs.refresh, AppEnv> = async (c) => {
+  const tokens = await accounts.refreshSession(c.var.deps, c.req.valid("json").refreshToken);
   return c.json(tokens, 200);
 };
 
 /** POST /api/auth/logout: ends the session of the refresh token or of the Bearer token. */
-export const logoutHandler: RouteHandler<typeof specs.logout, AppEnv> = async (c) => {
+export const logout: RouteHandler<typeof specs.logout, AppEnv> = async (c) => {
   const principal = c.var.principal;
   const bearer = principal?.kind === "user" && principal.via === "token"
     ? { sessionId: principal.sessionId, userId: principal.userId }
     : undefined;
-  await signOut(c.var.deps, { refreshToken: c.req.valid("json").refreshToken, bearer });
+  await accounts.signOut(c.var.deps, { refreshToken: c.req.valid("json").refreshToken, bearer });
   return c.json({ success: true as const }, 200);
 };

@@ -7,12 +7,12 @@ import * as specs from "./specs.ts";
 export function userRoutes() {
   const app = createRouter();
   app.use(requireUser);
-  app.openapi(specs.getMe, handlers.getMeHandler);
-  app.openapi(specs.patchMe, handlers.updateMeHandler);
-  app.openapi(specs.deleteMe, handlers.deleteMeHandler);
-  app.openapi(specs.getOne, handlers.getUserHandler);
-  app.openapi(specs.putFtp, handlers.setFtpHandler);
-  app.openapi(specs.getFtpHistory, handlers.getFtpHistoryHandler);
-  app.openapi(specs.getStats, handlers.getUserStatsHandler);
+  app.openapi(specs.getMe, handlers.getMe);
+  app.openapi(specs.patchMe, handlers.updateMe);
+  app.openapi(specs.deleteMe, handlers.deleteMe);
+  app.openapi(specs.getOne, handlers.getUser);
+  app.openapi(specs.putFtp, handlers.setFtp);
+  app.openapi(specs.getFtpHistory, handlers.getFtpHistory);
+  app.openapi(specs.getStats, handlers.getUserStats);
   return app;
 }
