@@ -1,7 +1,7 @@
 import { secureHeaders } from "hono/secure-headers";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { authenticate } from "./http/authenticate.ts";
-import { authRoutes } from "./routes/auth.ts";
+import { authRoutes } from "./routes/auth/mod.ts";
 import type { AppEnv, Deps } from "./http/deps.ts";
 import { ApiError } from "./core/errors.ts";
 import { errorResponse, handleError } from "./http/error_response.ts";
@@ -18,11 +18,11 @@ import {
 import { credentialLimit } from "./http/credential_limit.ts";
 import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter } from "./http/openapi.ts";
-import { userRoutes } from "./routes/users.ts";
-import { analyticsRoutes } from "./routes/analytics.ts";
+import { userRoutes } from "./routes/users/mod.ts";
+import { analyticsRoutes } from "./routes/analytics/mod.ts";
 import { workoutRoutes } from "./routes/workouts.ts";
 import { streamRoutes } from "./routes/streams.ts";
-import { apiKeyRoutes } from "./routes/api_keys.ts";
+import { apiKeyRoutes } from "./routes/api_keys/mod.ts";
 
 /** The service version reported in the OpenAPI document. */
 export const version = "0.1.0";

@@ -13,6 +13,18 @@ export async function timescaleLicense(sql: Sql): Promise<TimescaleLicense> {
   return license === "timescale" || license === "apache" ? license : "unknown";
 }
 
+/** The installed TimescaleDB version (null without the extension) and licence setting. */
+export async function timescaleVersion(
+  sql: Sql,
+): Promise<{ version: string | null; license: string | null }> {
+  const [row] = await sql<{ version: string | null; license: string | null }[]>`
+    select
+      (select extversion from pg_extension where extname = 'timescaledb') as version,
+      current_setting('timescaledb.license', true) as license
+  `;
+  return row;
+}
+
 /** The table a rollup reads: telemetry by sample time, efforts and totals by the ride's start. */
 export type AggregateSource = "telemetry" | "workout_efforts" | "workout_totals";
 

@@ -6,6 +6,7 @@ import { findLogin } from "../users/queries.ts";
 import type { KeyOwner } from "../auth/credential_cache.ts";
 import { hashSecret, safeEqual } from "../auth/secrets.ts";
 import { isSessionActive, touchApiKey, useApiKey } from "../auth/session_queries.ts";
+import { apiKeyPrefix } from "../auth/api_keys.ts";
 
 const sseRoute = /^\/api\/streams\/(listenAll|[a-zA-Z0-9_-]{1,64}\/listen)$/;
 /** The routes a share link opens (src/http/stream_caller.ts checks the link itself). */
@@ -16,8 +17,8 @@ const missingRiderRetryMs = 1000;
 const keyTouchIntervalMs = 60_000;
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Prefix of personal API keys. */
-export const apiKeyPrefix = "bpt_";
+/** Prefix of personal API keys (kept here for existing importers). */
+export { apiKeyPrefix };
 
 function invalidToken(description: string): ApiError {
   return new ApiError("invalid_token", description, {

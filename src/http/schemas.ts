@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import type { ErrorCode } from "../core/error_codes.ts";
 
 /** A path parameter `id` holding a UUID; `message` is the 400's text when it is not one. */
 export function uuidParam(message = "must be a UUID") {
@@ -9,3 +10,20 @@ export function uuidParam(message = "must be a UUID") {
 export function idParams(message?: string) {
   return z.object({ id: uuidParam(message) });
 }
+
+/** What a route behind `requireUser` can answer before its handler runs (bad or no credential). */
+export const signedInErrors = [
+  "unauthorized",
+  "invalid_token",
+  "invalid_api_key",
+  "rider_not_registered",
+  "rate_limited",
+] as const satisfies readonly ErrorCode[];
+
+/** What a route with a JSON body can answer before its handler runs (the body itself). */
+export const jsonBodyErrors = [
+  "bad_request",
+  "validation_failed",
+  "payload_too_large",
+  "unsupported_media_type",
+] as const satisfies readonly ErrorCode[];

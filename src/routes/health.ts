@@ -1,5 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { Sql } from "../db/client.ts";
+import { createRoute, type RouteHandler, z } from "@hono/zod-openapi";
+import { timescaleVersion } from "../db/timescale.ts";
+import type { AppEnv } from "../http/deps.ts";
 import { createRouter, json } from "../http/openapi.ts";
 import { withTimeout } from "../live/store.ts";
 
@@ -16,37 +17,36 @@ const HealthSchema = z
   })
   .openapi("Health");
 
-const health = createRoute({
+/** GET /health; it answers 200 (degraded when a dependency is down), never an error. */
+export const health = createRoute({
   method: "get",
   path: "/health",
+  operationId: "getHealth",
   tags: ["Health"],
   summary: "Liveness and dependency status (public)",
   responses: { 200: json(HealthSchema, "Service status; degraded when a dependency is down") },
 });
 
-async function timescale(sql: Sql) {
-  const [row] = await sql<{ version: string | null; license: string | null }[]>`
-    select
-      (select extversion from pg_extension where extname = 'timescaledb') as version,
-      current_setting('timescaledb.license', true) as license
-  `;
-  return row;
-}
+/** GET /health: Redis and database reachability, each given 1.5 s. */
+export const getHealth: RouteHandler<typeof health, AppEnv> = async (c) => {
+  const { sql, live } = c.var.deps;
+  const [redisUp, db] = await Promise.all([
+    live.ping(1500),
+    withTimeout(timescaleVersion(sql), 1500),
+  ]);
+  const ok = redisUp && db !== undefined;
+  return c.json({
+    status: ok ? "ok" as const : "degraded" as const,
+    timestamp: new Date().toISOString(),
+    redis: redisUp ? "connected" as const : "disconnected" as const,
+    database: db ? "connected" as const : "disconnected" as const,
+    timescaledb: db?.version ? { version: db.version, license: db.license ?? "unknown" } : null,
+  }, 200);
+};
 
 /** GET /health, as existing clients poll it, plus the TimescaleDB version and licence. */
 export function healthRoutes() {
   const app = createRouter();
-  app.openapi(health, async (c) => {
-    const { sql, live } = c.get("deps");
-    const [redisUp, db] = await Promise.all([live.ping(1500), withTimeout(timescale(sql), 1500)]);
-    const ok = redisUp && db !== undefined;
-    return c.json({
-      status: ok ? "ok" as const : "degraded" as const,
-      timestamp: new Date().toISOString(),
-      redis: redisUp ? "connected" as const : "disconnected" as const,
-      database: db ? "connected" as const : "disconnected" as const,
-      timescaledb: db?.version ? { version: db.version, license: db.license ?? "unknown" } : null,
-    }, 200);
-  });
+  app.openapi(health, getHealth);
   return app;
 }

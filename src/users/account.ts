@@ -1,5 +1,4 @@
 import { refreshAggregates } from "../db/timescale.ts";
-import type { Revocations } from "../auth/revocations.ts";
 import type { Logger } from "../core/log.ts";
 import type { Sql } from "../db/client.ts";
 import type { WorkoutLive } from "../live/workout_live.ts";
@@ -10,7 +9,8 @@ import { deleteUserRows, timeSpan } from "./queries.ts";
 export type AccountDeps = {
   sql: Sql;
   log: Logger;
-  revocations: Revocations;
+  /** The revocation feed (src/auth/revocations.ts); only account revocations are sent. */
+  revocations: { publish(r: { kind: "user"; id: string }): Promise<void> };
   workoutLive: WorkoutLive;
   streams: StreamStore;
 };
