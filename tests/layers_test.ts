@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 const layers = [
   "routes",
   "http",
+  "auth",
   "users",
   "streams",
   "workouts",
-  "auth",
   "analytics",
   "files",
   "live",
