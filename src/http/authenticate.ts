@@ -1,4 +1,7 @@
+import type { MiddlewareHandler } from "hono";
+import { every } from "hono/combine";
 import { createMiddleware } from "hono/factory";
+import { matchedRoutes } from "hono/route";
 import type { AppEnv, Deps, Principal } from "./deps.ts";
 import { ApiError } from "../core/errors.ts";
 import { withTimeout } from "../live/store.ts";
@@ -219,4 +222,17 @@ export function userIdOf(principal: Principal | null): string {
   if (principal?.kind === "user") return principal.userId;
   if (principal?.kind === "legacy" && principal.riderId) return principal.riderId;
   throw new Error("userIdOf called without a signed-in user");
+}
+
+/**
+ * A router's guards, applied once (`router.use(onRoutes(requireUser))`) yet only to requests that
+ * match one of its routes: an unknown path or method under the router still answers 404 or 405,
+ * as it did when every route listed its guards (`app.use` middleware is registered as "ALL").
+ */
+export function onRoutes(...guards: MiddlewareHandler<AppEnv>[]): MiddlewareHandler<AppEnv> {
+  const guard = every(...guards);
+  return async (c, next) => {
+    if (matchedRoutes(c).some((route) => route.method !== "ALL")) return await guard(c, next);
+    await next();
+  };
 }

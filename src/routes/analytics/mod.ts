@@ -1,4 +1,4 @@
-import { requireUser } from "../../http/authenticate.ts";
+import { onRoutes, requireUser } from "../../http/authenticate.ts";
 import { createRouter } from "../../http/openapi.ts";
 import * as handlers from "./handlers.ts";
 import * as specs from "./specs.ts";
@@ -6,7 +6,7 @@ import * as specs from "./specs.ts";
 /** Routes under /api/analytics; every one needs a signed-in rider. */
 export function analyticsRoutes() {
   const app = createRouter();
-  app.use(requireUser);
+  app.use(onRoutes(requireUser));
   app.openapi(specs.bests, handlers.getBests);
   app.openapi(specs.curve, handlers.getPowerCurve);
   app.openapi(specs.totals, handlers.getTotals);

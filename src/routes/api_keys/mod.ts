@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { requireUser } from "../../http/authenticate.ts";
+import { onRoutes, requireUser } from "../../http/authenticate.ts";
 import type { AppEnv } from "../../http/deps.ts";
 import { ApiError } from "../../core/errors.ts";
 import { createRouter } from "../../http/openapi.ts";
@@ -24,7 +24,7 @@ const requireSession = createMiddleware<AppEnv>(async (c, next) => {
 /** Routes under /api/users/me/api-keys: create, list and revoke personal API keys. */
 export function apiKeyRoutes() {
   const app = createRouter();
-  app.use(requireUser, requireSession);
+  app.use(onRoutes(requireUser, requireSession));
   app.openapi(specs.create, handlers.createApiKey);
   app.openapi(specs.list, handlers.listApiKeys);
   app.openapi(specs.revoke, handlers.revokeApiKey);

@@ -1,4 +1,4 @@
-import { requireUser } from "../../http/authenticate.ts";
+import { onRoutes, requireUser } from "../../http/authenticate.ts";
 import { createRouter } from "../../http/openapi.ts";
 import * as handlers from "./handlers.ts";
 import * as specs from "./specs.ts";
@@ -6,7 +6,7 @@ import * as specs from "./specs.ts";
 /** Routes under /api/users; every one needs a signed-in rider. */
 export function userRoutes() {
   const app = createRouter();
-  app.use(requireUser);
+  app.use(onRoutes(requireUser));
   app.openapi(specs.getMe, handlers.getMe);
   app.openapi(specs.patchMe, handlers.updateMe);
   app.openapi(specs.deleteMe, handlers.deleteMe);
