@@ -20,7 +20,7 @@ import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter } from "./http/openapi.ts";
 import { userRoutes } from "./routes/users.ts";
 import { analyticsRoutes } from "./routes/analytics.ts";
-import { workoutRoutes } from "./routes/workouts.ts";
+import { workoutRoutes } from "./routes/workouts/mod.ts";
 import { streamRoutes } from "./routes/streams.ts";
 import { apiKeyRoutes } from "./routes/api_keys.ts";
 

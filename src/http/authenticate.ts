@@ -1,4 +1,5 @@
 import { createMiddleware } from "hono/factory";
+import { matchedRoutes } from "hono/route";
 import type { AppEnv, Deps, Principal } from "./deps.ts";
 import { ApiError } from "../core/errors.ts";
 import { withTimeout } from "../live/store.ts";
@@ -219,3 +220,13 @@ export function userIdOf(principal: Principal | null): string {
   if (principal?.kind === "legacy" && principal.riderId) return principal.riderId;
   throw new Error("userIdOf called without a signed-in user");
 }
+
+/**
+ * `requireUser` for a whole router (`router.use("*", requireUserOnRoutes)`). A path or method
+ * none of its routes answers still gets its 404 or 405 (and a preflight its 200), as when the
+ * guard sat on each route: only a matched route (a method other than "ALL") is guarded.
+ */
+export const requireUserOnRoutes = createMiddleware<AppEnv>(async (c, next) => {
+  if (!matchedRoutes(c).some((route) => route.method !== "ALL")) return await next();
+  return await requireUser(c, next);
+});
