@@ -21,7 +21,7 @@ import { createRouter } from "./http/openapi.ts";
 import { userRoutes } from "./routes/users.ts";
 import { analyticsRoutes } from "./routes/analytics.ts";
 import { workoutRoutes } from "./routes/workouts/mod.ts";
-import { streamRoutes } from "./routes/streams.ts";
+import { streamRoutes } from "./routes/streams/mod.ts";
 import { apiKeyRoutes } from "./routes/api_keys.ts";
 
 /** The service version reported in the OpenAPI document. */
