@@ -10,7 +10,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { safeEqual } from "../src/auth/secrets.ts";
+import { safeEqual } from "../src/core/secrets.ts";
 import { type Reply, ReplyError, RespConnection } from "./resp_connection.ts";
 
 /** Options of {@linkcode startBridge}. */

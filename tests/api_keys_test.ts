@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hashSecret } from "../src/auth/secrets.ts";
+import { hashSecret } from "../src/core/secrets.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 
 // A deployment with the old shared key set, as the PWA's X-API-Key setting expects.

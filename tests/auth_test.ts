@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { importPKCS8, SignJWT, UnsecuredJWT } from "jose";
-import { hashSecret } from "../src/auth/secrets.ts";
+import { hashSecret } from "../src/core/secrets.ts";
 import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
 import {
   registerRider,

@@ -7,7 +7,7 @@
  * reason).
  */
 import assert from "node:assert/strict";
-import { hashSecret } from "../src/auth/secrets.ts";
+import { hashSecret } from "../src/core/secrets.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 
 let t: TestApp;

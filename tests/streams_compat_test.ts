@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp } from "../src/app.ts";
-import { hashSecret } from "../src/auth/secrets.ts";
+import { hashSecret } from "../src/core/secrets.ts";
 import { openSse } from "./sse_client.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 

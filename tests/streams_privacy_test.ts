@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hashSecret } from "../src/auth/secrets.ts";
+import { hashSecret } from "../src/core/secrets.ts";
 import { type Fetcher, openSse, type SseClient } from "./sse_client.ts";
 import { registerRider, startTestApp, type TestApp } from "./support.ts";
 

@@ -2,7 +2,7 @@ import { conflict, notFound } from "../core/errors.ts";
 import type { Sql } from "../db/client.ts";
 import { type ApiKey, insertApiKey, listApiKeys, revokeApiKey } from "./api_key_queries.ts";
 import type { Revocations } from "./revocations.ts";
-import { hashSecret, randomSecret } from "./secrets.ts";
+import { hashSecret, randomSecret } from "../core/secrets.ts";
 
 /** Prefix of personal API keys. */
 export const apiKeyPrefix = "bpt_";

@@ -7,7 +7,7 @@ import {
 } from "jose";
 import type { OidcProvider } from "../core/config.ts";
 import { ApiError } from "../core/errors.ts";
-import { safeEqual } from "./secrets.ts";
+import { safeEqual } from "../core/secrets.ts";
 
 /** The only signature algorithms ID tokens are accepted with (asymmetric; never HMAC or none). */
 const algorithms = [

@@ -7,7 +7,7 @@ import { signInWithIdentity } from "./identity_queries.ts";
 import { createOidcVerifier, type OidcVerifier } from "./oidc.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
 import type { Revocations } from "./revocations.ts";
-import { hashSecret, randomSecret } from "./secrets.ts";
+import { hashSecret, randomSecret } from "../core/secrets.ts";
 import {
   findSessionByRefreshToken,
   insertSession,

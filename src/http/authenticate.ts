@@ -7,7 +7,7 @@ import { ApiError } from "../core/errors.ts";
 import { withTimeout } from "../live/store.ts";
 import { findLogin } from "../users/queries.ts";
 import type { KeyOwner } from "../auth/credential_cache.ts";
-import { hashSecret, safeEqual } from "../auth/secrets.ts";
+import { hashSecret, safeEqual } from "../core/secrets.ts";
 import { isSessionActive, touchApiKey, useApiKey } from "../auth/session_queries.ts";
 import { apiKeyPrefix } from "../auth/api_keys.ts";
 

@@ -27,3 +27,10 @@ export const jsonBodyErrors = [
   "payload_too_large",
   "unsupported_media_type",
 ] as const satisfies readonly ErrorCode[];
+
+/** A live stream's name (COMPAT: 1–64 letters, digits, _ and -); the 400 texts old clients match. */
+export const streamNameSchema = z
+  .string({ error: "streamName is required" })
+  .min(1, "streamName is required")
+  .max(64, "streamName must be at most 64 characters")
+  .regex(/^[a-zA-Z0-9_-]+$/, "streamName must be alphanumeric (letters, digits, _ and -)");

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { hashSecret } from "../auth/secrets.ts";
+import { hashSecret } from "../core/secrets.ts";
 import { ApiError } from "../core/errors.ts";
 import { shareTokenPrefix, type StreamCaller } from "../streams/access.ts";
 import { findShare } from "../streams/share_queries.ts";

@@ -5,7 +5,7 @@ import type { Sql } from "../db/client.ts";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
 import type { WorkoutLive } from "../live/workout_live.ts";
-import { ApiError, toApiError, UnavailableError } from "../core/errors.ts";
+import { ApiError, notFound, toApiError, UnavailableError } from "../core/errors.ts";
 import { normalizeSamples } from "./sample_input.ts";
 import {
   archiveWorkout,
@@ -37,10 +37,6 @@ export type WorkoutDeps = {
 
 /** A completed archive: the workout and how much was archived. */
 export type ArchiveResult = { workout: WorkoutRow; archivedSamples: number; entries: number };
-
-function notFound(): ApiError {
-  return new ApiError("not_found", "Workout not found");
-}
 
 function notActive(): ApiError {
   return new ApiError("workout_not_active", "Workout is not active");
@@ -87,7 +83,7 @@ export async function ingestSamples(
   if (!result.ok && result.reason === "not_live") {
     // Unknown here: someone else's, completed, or live keys lost (e.g. Redis was flushed).
     const workout = await getWorkout(deps.sql, ids);
-    if (!workout) throw notFound();
+    if (!workout) throw notFound("Workout");
     if (workout.status !== "active") throw notActive();
     // An active workout always has live keys (opened at start), so they vanished: Redis
     // restarted without persistence, was flushed, or they expired. What they held is lost.
@@ -121,7 +117,7 @@ export async function completeWorkout(
   ids: { workoutId: string; userId: string },
 ): Promise<ArchiveResult> {
   const workout = await getWorkout(deps.sql, ids);
-  if (!workout) throw notFound();
+  if (!workout) throw notFound("Workout");
   if (workout.status !== "active") {
     // A repeat after a crash between commit and cleanup: finish the cleanup.
     await deps.workoutLive.remove(ids.workoutId).catch(() => {});

@@ -1,6 +1,6 @@
 /** Shared helpers for the attack suite (tests/security): envelopes, table counts, raw HTTP. */
 import assert from "node:assert/strict";
-import { hashSecret } from "../../src/auth/secrets.ts";
+import { hashSecret } from "../../src/core/secrets.ts";
 import type { Sql } from "../../src/db/client.ts";
 import type { TestApp } from "../support.ts";
 

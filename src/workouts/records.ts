@@ -1,0 +1,138 @@
+import { telemetrySeries } from "../analytics/aggregate_queries.ts";
+import { conflict, notFound } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import type { MetricField, Sample } from "../core/sample.ts";
+import type { Sql } from "../db/client.ts";
+import { refreshAfterCommit } from "../db/timescale.ts";
+import { formatContentTypes, type RideFormat, safeFilename } from "../files/ride_file.ts";
+import { writeRideFile } from "../files/ride_files.ts";
+import type { WorkoutLive } from "../live/workout_live.ts";
+import { gridSeries } from "./grid_series.ts";
+import type { BoundStreams } from "./lifecycle.ts";
+import {
+  deleteWorkout,
+  getWorkout,
+  readTelemetry,
+  updateWorkout,
+  type WorkoutRow,
+} from "./queries.ts";
+
+/** Which rider's which workout. */
+export type WorkoutIds = { workoutId: string; userId: string };
+
+/** What reading a workout with its live samples uses. */
+export type RecordDeps = { sql: Sql; workoutLive: WorkoutLive };
+
+/** What deleting a workout uses. */
+export type RemovalDeps = RecordDeps & { log: Logger; streams: BoundStreams };
+
+/** One of the rider's workouts; 404 "Workout not found" when it is not theirs or not there. */
+export async function findWorkout(sql: Sql, ids: WorkoutIds): Promise<WorkoutRow> {
+  const row = await getWorkout(sql, ids);
+  if (!row) throw notFound("Workout");
+  return row;
+}
+
+/** A workout and, when asked, its samples (archived, or live while it is active). */
+export async function workoutDetail(
+  deps: RecordDeps,
+  ids: WorkoutIds,
+  withTelemetry: boolean,
+): Promise<{ workout: WorkoutRow; samples: Sample[] | null }> {
+  const workout = await findWorkout(deps.sql, ids);
+  const samples = !withTelemetry
+    ? null
+    : workout.status === "completed"
+    ? await readTelemetry(deps.sql, workout)
+    : (await deps.workoutLive.readAll(ids.workoutId)).samples;
+  return { workout, samples };
+}
+
+/** Live samples after a cursor; a completed workout has none left (its cursor stays). */
+export async function liveSamples(
+  deps: RecordDeps,
+  ids: WorkoutIds,
+  page: { after: string | null; limit: number },
+): Promise<{
+  status: "active" | "completed";
+  samples: Sample[];
+  cursor: string | null;
+  more: boolean;
+}> {
+  const workout = await findWorkout(deps.sql, ids);
+  if (workout.status === "completed") {
+    return { status: "completed", samples: [], cursor: page.after, more: false };
+  }
+  const read = await deps.workoutLive.read(ids.workoutId, page.after, page.limit);
+  return {
+    status: "active",
+    samples: read.samples,
+    cursor: read.cursor,
+    more: read.entries === page.limit,
+  };
+}
+
+/** Changes a workout's title, notes or sport; 404 when it is not the rider's. */
+export async function editWorkout(
+  sql: Sql,
+  ids: WorkoutIds,
+  changes: { title?: string | null; notes?: string | null; sport?: string },
+): Promise<WorkoutRow> {
+  const row = await updateWorkout(sql, ids, changes);
+  if (!row) throw notFound("Workout");
+  return row;
+}
+
+/** A completed workout's samples as a ride file, with its type and attachment name. */
+export async function exportWorkout(
+  sql: Sql,
+  ids: WorkoutIds,
+  format: RideFormat,
+): Promise<{ bytes: Uint8Array; contentType: string; filename: string }> {
+  const row = await findWorkout(sql, ids);
+  if (row.status !== "completed") {
+    throw conflict("workout_active", "Workout is still active; complete it before exporting");
+  }
+  const samples = await readTelemetry(sql, row);
+  const bytes = writeRideFile(format, samples, {
+    title: row.title,
+    sport: row.sport,
+    startTime: row.startTime,
+  });
+  const stem = row.title ?? `workout-${row.startTime.toISOString().slice(0, 10)}`;
+  return { bytes, contentType: formatContentTypes[format], filename: safeFilename(stem, format) };
+}
+
+/** A workout's archived samples as columns: 1s on the grid, raw, 10s and 1m from SQL. */
+export async function workoutTelemetry(
+  sql: Sql,
+  ids: WorkoutIds,
+  options: { resolution: "raw" | "1s" | "10s" | "1m"; fields: readonly MetricField[] },
+): Promise<Record<string, (string | number | null)[]>> {
+  const row = await findWorkout(sql, ids);
+  if (options.resolution === "1s") {
+    return gridSeries(await readTelemetry(sql, row), options.fields);
+  }
+  return await telemetrySeries(sql, { ...ids, ...options, resolution: options.resolution });
+}
+
+/** Deletes a workout with its telemetry, efforts, live keys and the live stream bound to it. */
+export async function removeWorkout(deps: RemovalDeps, ids: WorkoutIds): Promise<void> {
+  const deleted = await deleteWorkout(deps.sql, ids);
+  if (!deleted) throw notFound("Workout");
+  // Committed: nothing below may fail the request. Live keys left behind are dropped by the
+  // idle sweeper (their workout is gone); unrefreshed rollups stay recorded for the drain.
+  await deps.workoutLive.remove(ids.workoutId).catch((err) =>
+    deps.log.warn("could not delete live keys of a deleted workout", {
+      workoutId: ids.workoutId,
+      err: String(err),
+    })
+  );
+  // The live stream bound to it goes too: its messages were that workout's.
+  if (deleted.streamName) {
+    await deps.streams.removeBound(deleted.streamName, ids.workoutId).catch((err) =>
+      deps.log.warn("could not delete the stream of a deleted workout", { err: String(err) })
+    );
+  }
+  await refreshAfterCommit(deps.sql, ids.workoutId, { log: deps.log });
+}
