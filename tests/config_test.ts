@@ -52,7 +52,7 @@ Deno.test("loadConfig requires JWT_PRIVATE_KEY in production", () => {
 Deno.test("loadConfig refuses the removed INSTANCES and reads REUSE_PORT", () => {
   assert.throws(
     () => loadConfig({ INSTANCES: "2" }),
-    /^  INSTANCES: is no longer read: .*REUSE_PORT/m,
+    /^ {2}INSTANCES: is no longer read: .*REUSE_PORT/m,
   );
   assert.equal(loadConfig({}).reusePort, false);
   assert.equal(loadConfig({ REUSE_PORT: "true" }).reusePort, true);
