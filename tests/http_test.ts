@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Validator } from "@seriousme/openapi-schema-validator";
+import { Validator } from "./deps/openapi_schema_validator.ts";
 import { createLiveStore } from "../src/live/store.ts";
 import { createApp } from "../src/app.ts";
 import { startTestApp, type TestApp } from "./support.ts";
