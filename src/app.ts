@@ -18,7 +18,7 @@ import {
 } from "./http/middleware.ts";
 import { credentialLimit } from "./http/credential_limit.ts";
 import { rateLimit } from "./http/rate_limit.ts";
-import { createRouter } from "./http/openapi.ts";
+import { createRouter, type OpenApiDocument, publicUnlessSecured } from "./http/openapi.ts";
 import { userRoutes } from "./routes/users.ts";
 import { analyticsRoutes } from "./routes/analytics.ts";
 import { workoutRoutes } from "./routes/workouts.ts";
@@ -109,14 +109,32 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     name: "X-API-Key",
     description: "A personal API key (bpt_…) or the deployment's shared API_KEY",
   });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "Bike Power Tracker API",
-      version,
-      description: "Live power, cadence and heart-rate streams, archived rides and analytics.",
-    },
-  });
+  // Generated once, on the first request: the routes are all registered by then.
+  let document: OpenApiDocument | undefined;
+  app.get("/openapi.json", (c) =>
+    c.json(
+      document ??= publicUnlessSecured(app.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: {
+          title: "Bike Power Tracker API",
+          version,
+          description: "Live power, cadence and heart-rate streams, archived rides and analytics.",
+        },
+        servers: [{ url: "/", description: "The deployment serving this document" }],
+        tags: [
+          { name: "Health", description: "Liveness and the state of the database and Redis" },
+          { name: "Auth", description: "Registration, sign-in, token refresh and sign-out" },
+          { name: "Users", description: "The signed-in rider's profile and account" },
+          { name: "API keys", description: "Personal API keys for devices and scripts" },
+          { name: "Workouts", description: "Live and archived rides, their samples and files" },
+          { name: "Analytics", description: "Totals, power curves and history over rides" },
+          {
+            name: "Live streams (legacy)",
+            description: "The old clients' /api/streams: live messages and SSE",
+          },
+        ],
+      })),
+    ));
   app.route("/docs", docsRoutes("/openapi.json"));
 
   app.notFound((c) =>
