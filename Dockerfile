@@ -12,10 +12,15 @@ WORKDIR /app
 RUN chown deno:deno /app
 USER deno
 
-# Dependencies first: this layer is rebuilt only when deno.json or deno.lock change.
+# Dependencies first: this layer is rebuilt only when deno.json or deno.lock change. Deno
+# installs every npm package a lockfile holds, and deno.lock also holds the test- and bench-only
+# ones (PGlite, ioredis, the OpenAPI validator: tests/deps/), so the lock is first pruned to what
+# deno.json "imports" reach; --frozen keeps the committed versions and integrity.
 COPY deno.json deno.lock ./
+COPY scripts/runtime_lock.ts ./scripts/
 COPY vendor/ ./vendor/
-RUN deno install --frozen
+RUN deno run --allow-read=deno.lock --allow-write=deno.lock scripts/runtime_lock.ts \
+    && deno install --frozen
 
 COPY src/ ./src/
 COPY sql/ ./sql/

@@ -6,7 +6,7 @@
 //        bench/redis_rest_bridge_bench.ts [ops]
 
 import { Redis as Upstash } from "@upstash/redis";
-import { Redis as IORedis } from "ioredis";
+import { Redis as IORedis } from "../tests/deps/ioredis.ts";
 
 const OPS = Number(Deno.args[0] ?? "5000");
 const CONCURRENCY = 50;

@@ -21,7 +21,7 @@
  */
 import { createCredentialCache } from "../src/auth/credential_cache.ts";
 import { createRevocations } from "../src/auth/revocations.ts";
-import { Redis as RespClient } from "ioredis";
+import { Redis as RespClient } from "../tests/deps/ioredis.ts";
 import { createApp } from "../src/app.ts";
 import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
 import { loadConfig } from "../src/core/config.ts";

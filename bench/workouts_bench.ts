@@ -9,7 +9,7 @@
  *   deno run --allow-net --allow-env --allow-read bench/workouts_bench.ts [--rides 1000]
  */
 import { benchApp } from "./bench_app.ts";
-import { Redis as RespClient } from "ioredis";
+import { Redis as RespClient } from "../tests/deps/ioredis.ts";
 import { summarize } from "../src/analytics/power.ts";
 import { loadConfig } from "../src/core/config.ts";
 import { createSql } from "../src/db/client.ts";

@@ -1,3 +1,4 @@
+import { methodNotAllowed } from "hono/method-not-allowed";
 import { secureHeaders } from "hono/secure-headers";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { authenticate } from "./http/authenticate.ts";
@@ -17,7 +18,7 @@ import {
 } from "./http/middleware.ts";
 import { credentialLimit } from "./http/credential_limit.ts";
 import { rateLimit } from "./http/rate_limit.ts";
-import { createRouter } from "./http/openapi.ts";
+import { createRouter, type OpenApiDocument, publicUnlessSecured } from "./http/openapi.ts";
 import { userRoutes } from "./routes/users/mod.ts";
 import { analyticsRoutes } from "./routes/analytics/mod.ts";
 import { workoutRoutes } from "./routes/workouts/mod.ts";
@@ -67,6 +68,19 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
         `Request body is larger than ${deps.config.bodyLimitBytes} bytes`,
       );
     }),
+    // Innermost of the global middleware, so the log, security headers and CORS see the 405 it
+    // makes of a 404 on a path some route answers for another method. Hono lists GET, HEAD and
+    // the route methods; OPTIONS is answered for every path (CORS), so it is listed too.
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) => {
+        c.header("Allow", [...methods, "OPTIONS"].join(", "));
+        return errorResponse(
+          c,
+          new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`),
+        );
+      },
+    }),
   );
   // Failed credentials are counted around `authenticate`, and a blocked client is refused before
   // its credential is checked; the request limit needs the principal, so it comes after.
@@ -95,43 +109,37 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     name: "X-API-Key",
     description: "A personal API key (bpt_…) or the deployment's shared API_KEY",
   });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "Bike Power Tracker API",
-      version,
-      description: "Live power, cadence and heart-rate streams, archived rides and analytics.",
-    },
-  });
+  // Generated once, on the first request: the routes are all registered by then.
+  let document: OpenApiDocument | undefined;
+  app.get("/openapi.json", (c) =>
+    c.json(
+      document ??= publicUnlessSecured(app.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: {
+          title: "Bike Power Tracker API",
+          version,
+          description: "Live power, cadence and heart-rate streams, archived rides and analytics.",
+        },
+        servers: [{ url: "/", description: "The deployment serving this document" }],
+        tags: [
+          { name: "Health", description: "Liveness and the state of the database and Redis" },
+          { name: "Auth", description: "Registration, sign-in, token refresh and sign-out" },
+          { name: "Users", description: "The signed-in rider's profile and account" },
+          { name: "API keys", description: "Personal API keys for devices and scripts" },
+          { name: "Workouts", description: "Live and archived rides, their samples and files" },
+          { name: "Analytics", description: "Totals, power curves and history over rides" },
+          {
+            name: "Live streams (legacy)",
+            description: "The old clients' /api/streams: live messages and SSE",
+          },
+        ],
+      })),
+    ));
   app.route("/docs", docsRoutes("/openapi.json"));
 
-  app.notFound((c) => {
-    const allowed = allowedMethods(app.routes, c.req.path);
-    if (allowed.length > 0) {
-      c.header("Allow", allowed.join(", "));
-      return errorResponse(
-        c,
-        new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`),
-      );
-    }
-    return errorResponse(
-      c,
-      new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`),
-    );
-  });
+  app.notFound((c) =>
+    errorResponse(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`))
+  );
   app.onError(handleError(deps.log));
   return app;
-}
-
-/** The methods some route answers for this path (empty when no route matches it at all). */
-function allowedMethods(routes: { method: string; path: string }[], path: string): string[] {
-  const methods = new Set<string>();
-  for (const route of routes) {
-    if (route.method === "ALL" || route.path.includes("*")) continue;
-    const pattern = route.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+");
-    if (new RegExp(`^${pattern}/?$`).test(path)) methods.add(route.method);
-  }
-  if (methods.has("GET")) methods.add("HEAD");
-  if (methods.size > 0) methods.add("OPTIONS");
-  return [...methods];
 }

@@ -18,12 +18,12 @@ export type Instance = {
 
 /**
  * Starts one instance: connections, the app and its HTTP server, and the idle sweeper. Several
- * instances (threads or processes) can share a port with `reusePort`; each has its own
- * connections and hub, as instances on different machines would.
+ * processes can share a port with `reusePort` (REUSE_PORT); each has its own connections and hub,
+ * as instances on different machines would. Tests start several in one process.
  */
 export async function startInstance(
   config: Config,
-  options: { log: Logger; privateKeyPem: string; reusePort?: boolean; name?: string },
+  options: { log: Logger; privateKeyPem: string; name?: string },
 ): Promise<Instance> {
   // With several instances, every line says which one wrote it.
   const log = options.name ? withFields(options.log, { instance: options.name }) : options.log;
@@ -40,7 +40,7 @@ export async function startInstance(
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
-    reusePort: options.reusePort ?? false,
+    reusePort: config.reusePort,
     onListen: ({ hostname, port }) =>
       log.info("listening", {
         url: `http://${hostname}:${port}`,

@@ -3,11 +3,19 @@ import { ConfigError, loadConfig } from "./core/config.ts";
 import { createSql } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { type Instance, startInstance } from "./instance.ts";
-import type { WorkerCommand, WorkerReply } from "./instance_worker.ts";
-import { createLogger, type Logger } from "./core/log.ts";
+import { createLogger } from "./core/log.ts";
 import { installProcessGuard } from "./process_guard.ts";
 
-/** Starts the service: config, migrations, INSTANCES instances on one port, graceful shutdown. */
+/**
+ * Starts the service: reads the environment once, migrates, serves, and shuts down gracefully.
+ *
+ * One process serves one core. For more, start one process per core with REUSE_PORT=true on the
+ * same PORT (SO_REUSEPORT, Linux: the kernel spreads new connections), or run several containers
+ * behind a proxy; set JWT_PRIVATE_KEY so a token from one verifies on all. `deno serve --parallel`
+ * does not fit: its default export has only `fetch` and `onListen`, so nothing would end SSE
+ * viewers, stop the drain and close the pools on SIGTERM, and each isolate would make its own
+ * throwaway key when JWT_PRIVATE_KEY is unset.
+ */
 async function main(): Promise<void> {
   let config;
   try {
@@ -45,25 +53,13 @@ async function main(): Promise<void> {
     await sql.end({ timeout: 5 });
   }
 
-  const several = config.instances > 1;
-  const instances: Instance[] = [];
+  let instance: Instance;
   try {
-    instances.push(
-      await startInstance(config, {
-        log,
-        privateKeyPem,
-        reusePort: several,
-        name: several ? "1" : undefined,
-      }),
-    );
-    for (let i = 2; i <= config.instances; i++) {
-      instances.push(await startWorker(String(i), privateKeyPem, log));
-    }
+    instance = await startInstance(config, { log, privateKeyPem });
   } catch (err) {
     log.error("starting the service failed", {
       err: err instanceof Error ? err.message : String(err),
     });
-    await Promise.allSettled(instances.map((instance) => instance.stop()));
     Deno.exit(1);
   }
 
@@ -76,43 +72,13 @@ async function main(): Promise<void> {
       log.warn("shutdown timed out; exiting");
       Deno.exit(1);
     }, config.shutdownTimeoutMs);
-    await Promise.all(instances.map((instance) => instance.stop()));
+    await instance.stop();
     clearTimeout(forced);
     log.info("stopped");
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
-}
-
-/** Starts one more instance in a worker thread; it shares the port (SO_REUSEPORT). */
-function startWorker(name: string, privateKeyPem: string, log: Logger): Promise<Instance> {
-  const worker = new Worker(new URL("./instance_worker.ts", import.meta.url), { type: "module" });
-  const send = (command: WorkerCommand) => worker.postMessage(command);
-  let stopped: (() => void) | undefined;
-  return new Promise((resolve, reject) => {
-    worker.onerror = (event) => {
-      event.preventDefault();
-      log.error("instance failed", { instance: name, err: event.message });
-      reject(new Error(`Instance ${name} failed: ${event.message}`));
-    };
-    worker.onmessage = ({ data: reply }: MessageEvent<WorkerReply>) => {
-      if (reply.type === "started") {
-        resolve({
-          stop: () =>
-            new Promise<void>((done) => {
-              stopped = done;
-              send({ type: "stop" });
-            }),
-        });
-      } else if (reply.type === "failed") {
-        reject(new Error(`Instance ${name} did not start: ${reply.error}`));
-      } else {
-        stopped?.();
-      }
-    };
-    send({ type: "start", privateKeyPem, name });
-  });
 }
 
 if (import.meta.main) await main();

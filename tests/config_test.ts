@@ -48,3 +48,12 @@ Deno.test("loadConfig names every bad variable in one error", () => {
 Deno.test("loadConfig requires JWT_PRIVATE_KEY in production", () => {
   assert.throws(() => loadConfig({ APP_ENV: "production" }), /JWT_PRIVATE_KEY: is required/);
 });
+
+Deno.test("loadConfig refuses the removed INSTANCES and reads REUSE_PORT", () => {
+  assert.throws(
+    () => loadConfig({ INSTANCES: "2" }),
+    /^ {2}INSTANCES: is no longer read: .*REUSE_PORT/m,
+  );
+  assert.equal(loadConfig({}).reusePort, false);
+  assert.equal(loadConfig({ REUSE_PORT: "true" }).reusePort, true);
+});

@@ -121,6 +121,27 @@ Deno.test("CSV accepts the fixture rides' columns, aliases, ISO times and quoted
   );
 });
 
+Deno.test("CSV: a quoted cell with a comma, a quoted header and a bad quote", () => {
+  const csv = '"epoch_ms","Power","Note, free text"\n' +
+    '1780293600000,"200","warm-up, easy"\n' +
+    '1780293601000,210,"said ""go"""\n';
+  const ride = parseRideFile("csv", text(csv));
+  assert.deepEqual(ride.samples.map((s) => [s.time, s.power]), [
+    [1780293600000, 200],
+    [1780293601000, 210],
+  ]);
+  // The cell-count check still names the line the row is on.
+  assert.throws(
+    () => parseRideFile("csv", text("epoch_ms,power\n1780293600000,1\n1780293601000\n")),
+    /CSV line 3 has 1 cells; the header has 2/,
+  );
+  refused(
+    () => parseRideFile("csv", text('epoch_ms,power\n1780293600000,"1\n')),
+    400,
+    "invalid_csv",
+  );
+});
+
 Deno.test("detection: FIT magic bytes, XML roots, CSV headers, file names; else 415", () => {
   const fitHeader = new Uint8Array(14);
   fitHeader.set([14, 0x10, 0, 0, 0, 0, 0, 0, 0x2e, 0x46, 0x49, 0x54]);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Validator } from "@seriousme/openapi-schema-validator";
+import { Validator } from "./deps/openapi_schema_validator.ts";
 import { createLiveStore } from "../src/live/store.ts";
 import { createApp } from "../src/app.ts";
 import { startTestApp, type TestApp } from "./support.ts";
@@ -63,8 +63,13 @@ Deno.test("an unknown route answers 404 in the error envelope", async () => {
 Deno.test("a wrong method answers 405 with Allow", async () => {
   const res = await t.request("DELETE", "/api/auth/login");
   assert.equal(res.status, 405);
-  assert.match(res.headers.get("allow") ?? "", /POST/);
+  assert.equal(res.headers.get("allow"), "POST, OPTIONS");
   assertEnvelope(await res.json(), "method_not_allowed");
+  // A path parameter and a trailing slash (strict: false) find the route's methods too.
+  const byId = await t.request("PUT", "/api/workouts/00000000-0000-4000-8000-000000000000/");
+  assert.equal(byId.status, 405);
+  assert.match(byId.headers.get("allow") ?? "", /^GET, HEAD, .*OPTIONS$/);
+  assert.ok(byId.headers.get("x-request-id"));
 });
 
 Deno.test("malformed JSON answers 400 and a wrong content type 415", async () => {

@@ -1,5 +1,6 @@
-/** The service as a process: `src/main.ts` with INSTANCES, started and stopped as in production. */
+/** The service as processes: `src/main.ts` started and stopped as in production. */
 import assert from "node:assert/strict";
+import { generatePrivateKeyPem } from "../src/auth/tokens.ts";
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -39,39 +40,49 @@ async function waitFor(what: string, check: () => boolean, ms = 30_000) {
   }
 }
 
-Deno.test("INSTANCES=2 serves one port from two instances that share the signing key and stop together", async () => {
+Deno.test("two processes with REUSE_PORT serve one port, share the signing key and stop on SIGTERM", async () => {
   const port = freePort();
-  const service = startService({
+  const env = {
     DATABASE_URL: Deno.env.get("DATABASE_URL")!,
     UPSTASH_REDIS_REST_URL: Deno.env.get("UPSTASH_REDIS_REST_URL")!,
     UPSTASH_REDIS_REST_TOKEN: Deno.env.get("UPSTASH_REDIS_REST_TOKEN")!,
     PORT: String(port),
     HOST: "127.0.0.1",
-    INSTANCES: "2",
+    REUSE_PORT: "true",
+    JWT_PRIVATE_KEY: await generatePrivateKeyPem(),
     LOG_LEVEL: "info",
     SWEEP_INTERVAL_S: "0",
     PASSWORD_MEMORY_KIB: "1024",
     PASSWORD_ITERATIONS: "1",
-  });
+  };
+  // One after the other, so their migrations do not wait on each other's lock for nothing.
+  const first = startService(env);
+  const services = [first];
   try {
-    const listening = () =>
-      service.lines.filter((l) => l.msg === "listening").map((l) => l.instance);
-    await waitFor("two instances listening", () => listening().length === 2);
-    assert.deepEqual(listening().sort(), ["1", "2"]);
+    await waitFor(
+      "the first process listening",
+      () => first.lines.some((l) => l.msg === "listening"),
+    );
+    const second = startService(env);
+    services.push(second);
+    await waitFor(
+      "the second process listening",
+      () => second.lines.some((l) => l.msg === "listening"),
+    );
 
     const base = `http://127.0.0.1:${port}`;
     const registered = await fetch(`${base}/api/auth/register`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        email: `instances-${crypto.randomUUID()}@example.com`,
+        email: `processes-${crypto.randomUUID()}@example.com`,
         password: "correct horse battery staple",
       }),
     });
     assert.equal(registered.status, 201);
     const { accessToken } = await registered.json();
 
-    // New connections spread over both instances; the token verifies on either.
+    // New connections spread over both processes; the token verifies on either.
     for (let i = 0; i < 40; i++) {
       const client = Deno.createHttpClient({});
       const res = await fetch(`${base}/api/users/me`, {
@@ -82,29 +93,27 @@ Deno.test("INSTANCES=2 serves one port from two instances that share the signing
       await res.body?.cancel();
       client.close();
     }
-    await waitFor(
-      "the request log",
-      () =>
-        service.lines.filter((l) => l.msg === "request" && l.path === "/api/users/me").length ===
-          40,
-    );
-    const served = new Set(
-      service.lines.filter((l) => l.path === "/api/users/me").map((l) => l.instance),
-    );
-    assert.deepEqual([...served].sort(), ["1", "2"], "one instance served every request");
+    const served = (service: typeof first) =>
+      service.lines.filter((l) => l.msg === "request" && l.path === "/api/users/me").length;
+    await waitFor("the request log", () => served(first) + served(second) === 40);
+    assert.ok(served(first) > 0 && served(second) > 0, "one process served every request");
 
-    service.child.kill("SIGTERM");
-    const status = await service.child.status;
-    await service.read;
-    assert.equal(status.code, 0, await service.stderr);
-    assert.ok(service.lines.some((l) => l.msg === "stopped"));
-  } finally {
-    try {
-      service.child.kill("SIGKILL");
-    } catch {
-      // already exited
+    for (const service of services) {
+      service.child.kill("SIGTERM");
+      const status = await service.child.status;
+      await service.read;
+      assert.equal(status.code, 0, await service.stderr);
+      assert.ok(service.lines.some((l) => l.msg === "stopped"));
     }
-    await service.child.status;
-    await service.stderr;
+  } finally {
+    for (const service of services) {
+      try {
+        service.child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      await service.child.status;
+      await service.stderr;
+    }
   }
 });

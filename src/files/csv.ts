@@ -1,3 +1,4 @@
+import { CsvError, parse } from "csv-parse/sync";
 import { emptySample, metricValue, type Sample } from "../core/sample.ts";
 import { corruptFile, type ParsedRide } from "./ride_file.ts";
 
@@ -22,8 +23,29 @@ const byName = new Map<string, keyof Sample>(
   ),
 );
 
-function cells(line: string): string[] {
-  return line.split(",").map((cell) => cell.trim().replace(/^"(.*)"$/, "$1"));
+/** The records of a CSV text with the line each ends on; a malformed quote is a 400. */
+function records(text: string): { cells: string[]; line: number }[] {
+  try {
+    // Rows of the wrong length and stray quotes inside unquoted cells are ours to judge, as they
+    // were before the parser: the length check names the line, the stray quote stays text.
+    const ends: number[] = [];
+    const rows = parse(text, {
+      bom: true,
+      trim: true,
+      relax_column_count: true,
+      relax_quotes: true,
+      on_record: (record, { lines }) => {
+        ends.push(lines);
+        return record;
+      },
+    });
+    return rows.map((cells, i) => ({ cells, line: ends[i] }));
+  } catch (err) {
+    if (err instanceof CsvError) {
+      throw corruptFile("invalid_csv", `CSV line ${err.lines ?? "?"}: ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 function parseTime(cell: string, line: number): number {
@@ -45,10 +67,10 @@ function parseTime(cell: string, line: number): number {
  * 400. Values outside the plausible ranges are dropped.
  */
 export function parseCsv(text: string): ParsedRide {
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
-  if (lines.length === 0) throw corruptFile("invalid_csv", "CSV file is empty");
-  const header = cells(lines[0]).map((h) => h.toLowerCase());
+  // Trailing blank lines are no rows; a blank line between rows is a row of one empty cell.
+  const rows = records(text.replace(/^\uFEFF/, "").replace(/\s+$/, ""));
+  if (rows.length === 0) throw corruptFile("invalid_csv", "CSV file is empty");
+  const header = rows[0].cells.map((h) => h.toLowerCase());
   const fields: (keyof Sample | null)[] = header.map((h) => byName.get(h) ?? null);
   const seen = new Set<keyof Sample>();
   for (const [i, field] of fields.entries()) {
@@ -67,15 +89,14 @@ export function parseCsv(text: string): ParsedRide {
     );
   }
   const samples: Sample[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const row = cells(lines[i]);
+  for (const { cells: row, line } of rows.slice(1)) {
     if (row.length !== header.length) {
       throw corruptFile(
         "invalid_csv",
-        `CSV line ${i + 1} has ${row.length} cells; the header has ${header.length}`,
+        `CSV line ${line} has ${row.length} cells; the header has ${header.length}`,
       );
     }
-    const sample = emptySample(parseTime(row[timeIndex], i + 1));
+    const sample = emptySample(parseTime(row[timeIndex], line));
     for (let j = 0; j < row.length; j++) {
       const field = fields[j];
       if (!field || field === "time" || row[j] === "") continue;

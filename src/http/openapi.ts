@@ -129,6 +129,35 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
 /** Either credential a signed-in rider can use, for createRoute's `security`. */
 export const userSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
 
+/** The OpenAPI 3.1 document a router generates. */
+export type OpenApiDocument = ReturnType<OpenAPIHono<AppEnv>["getOpenAPI31Document"]>;
+
+const operationMethods = [
+  "get",
+  "put",
+  "post",
+  "delete",
+  "options",
+  "head",
+  "patch",
+  "trace",
+] as const;
+
+/**
+ * Marks every operation that declares no `security` as public (`security: []`): routes that need
+ * a credential declare it (`userSecurity`), so the rest need none, and saying so lets readers and
+ * linters tell a public operation from a forgotten declaration.
+ */
+export function publicUnlessSecured(document: OpenApiDocument): OpenApiDocument {
+  for (const item of Object.values(document.paths ?? {})) {
+    for (const method of operationMethods) {
+      const operation = item[method];
+      if (operation && operation.security === undefined) operation.security = [];
+    }
+  }
+  return document;
+}
+
 /** A router whose validation failures answer with the error envelope. */
 export function createRouter(options: { cacheMatches?: boolean } = {}): OpenAPIHono<AppEnv> {
   // strict: false — "/api/streams/" answers like "/api/streams", as the old Express service did.
