@@ -66,7 +66,7 @@ const tokens = await createTokenIssuer({
 /**
  * Commands sent to the Upstash endpoint through @upstash/redis (fetch), counted: its automatic
  * pipelining merges concurrent commands into one REST request, so requests alone undercount.
- * (The message POST itself goes through rest_pipeline.ts, not fetch, and is not counted.)
+ * (The message POST itself goes through live/transport.ts, not fetch, and is not counted.)
  */
 let restCommands = 0;
 const realFetch = globalThis.fetch;

@@ -1,6 +1,6 @@
 import type { Sample } from "../core/sample.ts";
 import { telemetrySample } from "./telemetry_message.ts";
-import { scriptBatcher } from "../live/script_batcher.ts";
+import { scriptBatcher } from "../live/transport.ts";
 import type { LiveStore } from "../live/store.ts";
 
 /**
@@ -148,7 +148,7 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
   const registryKey = live.key("streams");
   const eventsKey = live.key("streams:events");
   const create = live.raw.createScript<[number, string]>(createScript);
-  const post = scriptBatcher<number | [string, string]>(live.pipeline, postScript);
+  const post = scriptBatcher<number | [string, string]>(live.transport, postScript);
   const remove = live.raw.createScript<number>(removeScript);
   const visibility = live.raw.createScript<number>(visibilityScript);
   const bind = live.raw.createScript<string>(bindScript);
