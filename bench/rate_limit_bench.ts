@@ -109,7 +109,7 @@ async function run(setup: Setup, count: number) {
     ? new Ratelimit({
       redis: deps.live.redis,
       limiter: Ratelimit.slidingWindow(1200, "60000 ms"),
-      prefix: deps.live.key("naive"),
+      prefix: `${deps.live.keys.prefix}naive`,
       timeout: 1000,
     })
     : undefined;

@@ -1,4 +1,5 @@
 import { Redis } from "@upstash/redis";
+import { type LiveKeys, liveKeys } from "./keys.ts";
 import { type RestTransport, restTransport } from "./transport.ts";
 
 /** The live store: an Upstash REST client plus the project's key prefix. */
@@ -11,8 +12,8 @@ export type LiveStore = {
    * transport.ts).
    */
   transport: RestTransport;
-  /** Prefixes a key name (`bpt:` + name); bare names are never used. */
-  key: (name: string) => string;
+  /** Every key name, under the configured prefix (see keys.ts); bare names are never used. */
+  keys: LiveKeys;
   /** True when Redis answers PING within the timeout. */
   ping: (timeoutMs?: number) => Promise<boolean>;
   /** Closes the kept-alive connections of `transport`. */
@@ -52,7 +53,7 @@ export function createLiveStore(
     raw,
     transport,
     close: () => transport.close(),
-    key: (name) => `${options.prefix}${name}`,
+    keys: liveKeys(options.prefix),
     ping: (timeoutMs = 1000) => withTimeout(redis.ping(), timeoutMs).then((r) => r === "PONG"),
   };
 }
