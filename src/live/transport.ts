@@ -30,7 +30,8 @@ export type PipelineReply = { result?: unknown; error?: string };
  *   before a whole answer, is never sent again: Redis may have run it. It fails with a
  *   {@linkcode RestError} of status 0 (a 503 for the caller). A kept-alive connection that the
  *   server closed while it was idle is noticed before it is used (a read is kept pending on idle
- *   connections), so an idle timeout of the server costs no failure.
+ *   connections), so an idle timeout of the server costs no failure (unless its close crosses a
+ *   request on the wire: that request lost its connection and fails).
  * - `"at-least-once"` (for reads and idempotent commands only): every network failure, timeouts
  *   and lost connections included, is sent again, at most `retries` times.
  */
