@@ -66,7 +66,7 @@ const tokens = await createTokenIssuer({
 /**
  * Commands sent to the Upstash endpoint through @upstash/redis (fetch), counted: its automatic
  * pipelining merges concurrent commands into one REST request, so requests alone undercount.
- * (The message POST itself goes through rest_pipeline.ts, not fetch, and is not counted.)
+ * (The message POST itself goes through live/transport.ts, not fetch, and is not counted.)
  */
 let restCommands = 0;
 const realFetch = globalThis.fetch;
@@ -109,7 +109,7 @@ async function run(setup: Setup, count: number) {
     ? new Ratelimit({
       redis: deps.live.redis,
       limiter: Ratelimit.slidingWindow(1200, "60000 ms"),
-      prefix: deps.live.key("naive"),
+      prefix: `${deps.live.keys.prefix}naive`,
       timeout: 1000,
     })
     : undefined;

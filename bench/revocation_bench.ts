@@ -49,7 +49,7 @@ console.log(
   `revocation A -> B (${RUNS} runs, poll 250 ms): p50 ${at(0.5).toFixed(0)} ms, ` +
     `p95 ${at(0.95).toFixed(0)} ms, max ${delays.at(-1)!.toFixed(0)} ms`,
 );
-await a.live.redis.del(a.live.key("auth:revocations"));
+await a.live.redis.del(a.live.keys.revocations);
 await a.feed.close();
 await b.feed.close();
 a.live.close();

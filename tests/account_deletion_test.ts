@@ -250,8 +250,8 @@ Deno.test("DELETE /api/users/me removes the rider's rides, samples, rollups, liv
 
   // A's live state is gone: live samples, the active-workout index, both streams. B's stream stays.
   for (const id of workoutIds) {
-    assert.deepEqual(await live.redis.keys(live.key(`workout:${id}*`)), [], id);
-    assert.equal(await live.redis.zscore(live.key("workouts:active"), id), null, id);
+    assert.deepEqual(await live.redis.keys(`${live.keys.workout(id)}*`), [], id);
+    assert.equal(await live.redis.zscore(live.keys.workoutsActive, id), null, id);
   }
   assert.equal(await t.deps.streams.meta(aStream), null);
   assert.equal(await t.deps.streams.meta(aLooseStream), null);

@@ -300,7 +300,7 @@ Deno.test("a revocation that cannot reach Redis answers 503 and still takes effe
     let entries: unknown[] = [];
     while (entries.length === 0 && Date.now() < deadline) {
       await delay(50);
-      entries = await deps.live.raw.xrange(deps.live.key("auth:revocations"), "-", "+")
+      entries = await deps.live.raw.xrange(deps.live.keys.revocations, "-", "+")
         .then((rows) => Object.keys(rows)).catch(() => []);
     }
     assert.equal(entries.length, 1);

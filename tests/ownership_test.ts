@@ -180,8 +180,8 @@ async function snapshot(token: string, f: Fixture): Promise<Record<string, unkno
   }
   const { live } = t.deps;
   seen.liveKeys = await live.redis.exists(
-    live.key(`workout:${f.active}`),
-    live.key(`workout:${f.active}:samples`),
+    live.keys.workout(f.active),
+    live.keys.workoutSamples(f.active),
   );
   return seen;
 }

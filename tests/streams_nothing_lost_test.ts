@@ -130,7 +130,7 @@ Deno.test("a ride whose live workout keys were lost is revived and archives ever
     token: rider.accessToken,
   })).json();
   // As after a Redis restart without persistence for that key, or its expiry.
-  await t.deps.live.redis.del(t.deps.live.key(`workout:${workout.id}`));
+  await t.deps.live.redis.del(t.deps.live.keys.workout(workout.id));
   assert.equal(await post(rider.accessToken, name, 10, 20), 10);
   assert.equal(await deleteStream(rider.accessToken, name), 200);
   assert.deepEqual(await archived(rider.user.id, name), { workouts: 1, active: 0, samples: 20 });

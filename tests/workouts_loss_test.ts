@@ -56,7 +56,7 @@ Deno.test("live keys vanish mid-ride: ingest goes on, the archive says liveDataG
   const id = await startRide(rider.accessToken, 120);
   // As a Redis restart without persistence leaves it: the live keys are simply gone.
   const { live } = t.deps;
-  await live.redis.del(live.key(`workout:${id}`), live.key(`workout:${id}:samples`));
+  await live.redis.del(live.keys.workout(id), live.keys.workoutSamples(id));
   const { app, lines } = loggingApp();
 
   const more = await call(app, "POST", `/api/workouts/${id}/samples`, rider.accessToken, {
@@ -84,7 +84,7 @@ Deno.test("live keys vanish and the ride is completed at once: liveDataGap and a
   const rider = await registerRider(t);
   const id = await startRide(rider.accessToken, 50);
   const { live } = t.deps;
-  await live.redis.del(live.key(`workout:${id}`), live.key(`workout:${id}:samples`));
+  await live.redis.del(live.keys.workout(id), live.keys.workoutSamples(id));
   const { app, lines } = loggingApp();
   const done = await call(app, "POST", `/api/workouts/${id}/complete`, rider.accessToken);
   assert.equal(done.status, 200);

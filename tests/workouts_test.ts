@@ -45,7 +45,7 @@ async function post(token: string, id: string, samples: unknown[]) {
 
 async function liveKeys(id: string): Promise<number> {
   const { live } = t.deps;
-  return await live.redis.exists(live.key(`workout:${id}`), live.key(`workout:${id}:samples`));
+  return await live.redis.exists(live.keys.workout(id), live.keys.workoutSamples(id));
 }
 
 Deno.test("a live ride streamed in batches is archived with every sample and an exact summary", async () => {
@@ -112,7 +112,7 @@ Deno.test("a live ride streamed in batches is archived with every sample and an 
     3600,
   ]);
   assert.equal(await liveKeys(w.id), 0);
-  const [active] = await t.deps.live.redis.zscore(t.deps.live.key("workouts:active"), w.id)
+  const [active] = await t.deps.live.redis.zscore(t.deps.live.keys.workoutsActive, w.id)
     .then((score) => [score]);
   assert.equal(active, null);
 

@@ -64,7 +64,7 @@ export function createRevocations(
   live: LiveStore,
   options: { retentionMs: number; log: Logger; pollMs?: number; freshMs?: number },
 ): Revocations {
-  const key = live.key("auth:revocations");
+  const key = live.keys.revocations;
   const pollMs = options.pollMs ?? 250;
   const freshMs = options.freshMs ?? 2000;
   const { retentionMs, log } = options;

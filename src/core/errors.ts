@@ -100,7 +100,7 @@ export function toApiError(err: unknown): ApiError | undefined {
     }
   }
   // @upstash/redis throws UpstashError (HTTP failures, and error replies with the Redis error
-  // text), rest_pipeline.ts RestError (status 0 when unreachable), script_batcher.ts
+  // text), live/transport.ts RestError (status 0 when unreachable or unanswered) and
   // RedisReplyError (one command's error reply): what Redis said decides (redisError).
   if (
     err instanceof Error &&

@@ -60,7 +60,7 @@ function tooMany(retryAfterS: number): ApiError {
  */
 export function credentialLimit(deps: Deps) {
   const { perClient, windowS } = deps.config.credentialFailures;
-  const blockedKey = deps.live.key("credential_failures:blocked");
+  const blockedKey = deps.live.keys.credentialBlocked;
   /** Blocked address digests → blocked until (epoch ms), as last fetched or set here. */
   let blocked = new Map<string, number>();
   let fetchedAt = -Infinity;
@@ -103,7 +103,7 @@ export function credentialLimit(deps: Deps) {
   };
 
   const countFailure = async (id: string) => {
-    const key = deps.live.key(`credential_failures:${id}`);
+    const key = deps.live.keys.credentialFailures(id);
     const tx = deps.live.redis.multi();
     tx.incr(key);
     tx.expire(key, windowS, "NX");

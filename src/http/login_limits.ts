@@ -21,17 +21,16 @@ async function digest(text: string): Promise<string> {
  */
 async function countAttempt(
   deps: Deps,
-  name: string,
+  key: string,
   windowS: number,
 ): Promise<{ count: number; retryAfterS: number } | undefined> {
-  const key = deps.live.key(name);
   const tx = deps.live.redis.multi();
   tx.incr(key);
   tx.expire(key, windowS, "NX");
   tx.ttl(key);
   const result = await withTimeout(tx.exec<[number, number, number]>(), redisTimeoutMs);
   if (!result) {
-    deps.log.warn("sign-in limits unavailable (Redis); allowing the attempt", { limit: name });
+    deps.log.warn("sign-in limits unavailable (Redis); allowing the attempt", { limit: key });
     return undefined;
   }
   const [count, , ttl] = result;
@@ -51,7 +50,7 @@ export const limitClient = createMiddleware<AppEnv>(async (c, next) => {
   const { clientAttempts, clientWindowS } = deps.config.authLimits;
   if (clientAttempts > 0) {
     const client = await digest(clientAddress(c, deps.config.trustedProxyHops));
-    const hit = await countAttempt(deps, `auth_limit:client:${client}`, clientWindowS);
+    const hit = await countAttempt(deps, deps.live.keys.authLimitClient(client), clientWindowS);
     if (hit && hit.count > clientAttempts) {
       throw tooMany("Too many sign-in attempts from this address", hit.retryAfterS);
     }
@@ -59,8 +58,8 @@ export const limitClient = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-function accountKey(email: string): Promise<string> {
-  return digest(email.normalize("NFKC").toLowerCase()).then((h) => `auth_limit:account:${h}`);
+function accountKey(deps: Deps, email: string): Promise<string> {
+  return digest(email.normalize("NFKC").toLowerCase()).then(deps.live.keys.authLimitAccount);
 }
 
 /**
@@ -70,7 +69,7 @@ function accountKey(email: string): Promise<string> {
 export async function limitAccount(deps: Deps, email: string): Promise<void> {
   const { accountFailures, accountWindowS } = deps.config.authLimits;
   if (accountFailures <= 0) return;
-  const hit = await countAttempt(deps, await accountKey(email), accountWindowS);
+  const hit = await countAttempt(deps, await accountKey(deps, email), accountWindowS);
   if (hit && hit.count > accountFailures) {
     throw tooMany("Too many failed sign-ins for this account", hit.retryAfterS);
   }
@@ -79,5 +78,5 @@ export async function limitAccount(deps: Deps, email: string): Promise<void> {
 /** Forgets an account's failures after a successful sign-in (best effort). */
 export async function resetAccount(deps: Deps, email: string): Promise<void> {
   if (deps.config.authLimits.accountFailures <= 0) return;
-  await withTimeout(deps.live.redis.del(deps.live.key(await accountKey(email))), redisTimeoutMs);
+  await withTimeout(deps.live.redis.del(await accountKey(deps, email)), redisTimeoutMs);
 }

@@ -58,7 +58,7 @@ export function rateLimit(deps: Deps) {
   const limiter = new Ratelimit({
     redis: deps.live.redis,
     limiter: Ratelimit.slidingWindow(perMinute, `${windowMs} ms`),
-    prefix: deps.live.key("rate_limit"),
+    prefix: deps.live.keys.rateLimit,
     // Blocking is done here (blockedUntil), the timeout by withTimeout, which also catches errors.
     ephemeralCache: false,
     timeout: 0,

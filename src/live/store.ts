@@ -1,18 +1,22 @@
 import { Redis } from "@upstash/redis";
-import { type RestPipeline, restPipeline } from "./rest_pipeline.ts";
+import { type LiveKeys, liveKeys } from "./keys.ts";
+import { type RestTransport, restTransport } from "./transport.ts";
 
 /** The live store: an Upstash REST client plus the project's key prefix. */
 export type LiveStore = {
   redis: Redis;
   /** The same endpoint without JSON parsing of replies: values come back exactly as stored. */
   raw: Redis;
-  /** Raw pipelines over kept-alive connections, for the hot path (see rest_pipeline.ts). */
-  pipeline: RestPipeline;
-  /** Prefixes a key name (`bpt:` + name); bare names are never used. */
-  key: (name: string) => string;
+  /**
+   * Raw pipelines over kept-alive connections for the hot path, sent at most once (see
+   * transport.ts).
+   */
+  transport: RestTransport;
+  /** Every key name, under the configured prefix (see keys.ts); bare names are never used. */
+  keys: LiveKeys;
   /** True when Redis answers PING within the timeout. */
   ping: (timeoutMs?: number) => Promise<boolean>;
-  /** Closes the kept-alive connections of `pipeline`. */
+  /** Closes the kept-alive connections of `transport`. */
   close: () => void;
 };
 
@@ -36,18 +40,20 @@ export function createLiveStore(
     responseEncoding: false,
     automaticDeserialization: false,
   });
-  const pipeline = restPipeline({
+  const transport = restTransport({
     url: options.url,
     token: options.token,
     retries: options.retries ?? 2,
     backoff: (n) => 50 * 2 ** n,
+    // Its one caller posts messages (a write): a request that may have run is never sent again.
+    delivery: "at-most-once",
   });
   return {
     redis,
     raw,
-    pipeline,
-    close: () => pipeline.close(),
-    key: (name) => `${options.prefix}${name}`,
+    transport,
+    close: () => transport.close(),
+    keys: liveKeys(options.prefix),
     ping: (timeoutMs = 1000) => withTimeout(redis.ping(), timeoutMs).then((r) => r === "PONG"),
   };
 }

@@ -4,7 +4,8 @@ import type { LiveStore } from "./store.ts";
 /**
  * Live samples of active workouts, in Redis.
  *
- * Keys (all under the configured prefix):
+ * Keys (all under the configured prefix; the names are built in keys.ts, and streams/store.ts's
+ * message script also reads `workout:<id>` and writes `workouts:active`, see there):
  * - `workout:<id>` hash: `user` (owner id), `state` (`active` or `closing`), `closing_at` (ms),
  *   `first` (time of the first sample, ms: a ride may span at most `maxSpanMs` around it),
  *   `gap` (`1` once the live keys vanished mid-ride and were re-opened: samples were lost);
@@ -104,11 +105,11 @@ function decodeEntry(value: unknown): Sample[] {
 /** Live-sample operations for workouts, built on the live store. */
 export function workoutLive(live: LiveStore, options: { ttlMs: number; maxSpanMs: number }) {
   const ttlMs = options.ttlMs;
-  const metaKey = (id: string) => live.key(`workout:${id}`);
-  const streamKey = (id: string) => live.key(`workout:${id}:samples`);
-  const activeKey = live.key("workouts:active");
+  const metaKey = live.keys.workout;
+  const streamKey = live.keys.workoutSamples;
+  const activeKey = live.keys.workoutsActive;
   const ingest = live.redis.createScript<number | string>(ingestScript);
-  const endedKey = (id: string) => live.key(`workouts:ended:${id}`);
+  const endedKey = live.keys.workoutEnded;
   const close = live.redis.createScript<number>(closeScript);
   const revive = live.redis.createScript<number>(reviveScript);
 

@@ -39,7 +39,7 @@ export function sseSlots(live: LiveStore, options: { renewMs: number; log: Logge
      * holder has `max` connections open already.
      */
     async take(holder: string, max: number): Promise<string | null> {
-      const key = live.key(`sse:slots:${holder}`);
+      const key = live.keys.sseSlots(holder);
       const id = crypto.randomUUID();
       const now = Date.now();
       const ok = await acquire.exec([key], [

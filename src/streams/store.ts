@@ -1,12 +1,12 @@
 import type { Sample } from "../core/sample.ts";
 import { telemetrySample } from "./telemetry_message.ts";
-import { scriptBatcher } from "../live/script_batcher.ts";
+import { scriptBatcher } from "../live/transport.ts";
 import type { LiveStore } from "../live/store.ts";
 
 /**
  * The old clients' named live streams, in Redis (COMPAT "Live streams").
  *
- * Keys (under the configured prefix):
+ * Keys (under the configured prefix, names built in live/keys.ts):
  * - `stream:<name>` the Redis stream; every value a string (read back without JSON parsing);
  * - `stream:<name>:meta` hash: `owner` (`user:<id>` or `shared`), `workout` (bound workout id),
  *   `visibility` (`public` when the rider made the stream public; absent means private);
@@ -56,7 +56,9 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {1, id}
 `;
 
-// ARGV: owner, now, ttl, name, message, author ('' = none), workout key prefix, workouts:active
+// KEYS: stream, meta, streams, streams:events, workouts:active. ARGV: owner, now, ttl, name,
+// message, author ('' = none), the prefix of workout keys (keys.workoutPrefix: the bound workout's
+// key, live/workout_live.ts's, is ARGV[7] .. id, its id being read here from the meta hash).
 // -1: another owner's stream; -2: its workout is being archived; -3: a rider's stream without a
 // live workout (the caller starts or revives one and binds it, then posts again).
 const postScript = `
@@ -143,12 +145,12 @@ export type PostedEntry = {
 
 /** Legacy stream operations on the live store. */
 export function streamStore(live: LiveStore, options: { ttlMs: number }) {
-  const streamKey = (name: string) => live.key(`stream:${name}`);
-  const metaKey = (name: string) => live.key(`stream:${name}:meta`);
-  const registryKey = live.key("streams");
-  const eventsKey = live.key("streams:events");
+  const streamKey = live.keys.stream;
+  const metaKey = live.keys.streamMeta;
+  const registryKey = live.keys.streams;
+  const eventsKey = live.keys.streamsEvents;
   const create = live.raw.createScript<[number, string]>(createScript);
-  const post = scriptBatcher<number | [string, string]>(live.pipeline, postScript);
+  const post = scriptBatcher<number | [string, string]>(live.transport, postScript);
   const remove = live.raw.createScript<number>(removeScript);
   const visibility = live.raw.createScript<number>(visibilityScript);
   const bind = live.raw.createScript<string>(bindScript);
@@ -199,14 +201,14 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
       entry: { owner: StreamOwner; message: string; author?: string },
       now = Date.now(),
     ): Promise<PostedEntry | { ok: false; reason: "forbidden" | "closing" | "no_workout" }> {
-      const result = await post.exec([...keys(name), live.key("workouts:active")], [
+      const result = await post.exec([...keys(name), live.keys.workoutsActive], [
         entry.owner,
         String(now),
         String(options.ttlMs),
         name,
         entry.message,
         entry.author ?? "",
-        live.key("workout:"),
+        live.keys.workoutPrefix, // the script builds the bound workout's key (see keys.ts)
       ]);
       if (Number(result) === -1) return { ok: false, reason: "forbidden" };
       if (Number(result) === -2) return { ok: false, reason: "closing" };
@@ -331,7 +333,7 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
      * Answers false if there was no stream.
      */
     async remove(name: string): Promise<boolean> {
-      const tombstone = live.key(`streams:tombstone:${crypto.randomUUID()}`);
+      const tombstone = live.keys.streamTombstone(crypto.randomUUID());
       const existed = await remove.exec(
         [streamKey(name), metaKey(name), registryKey, eventsKey, tombstone],
         [name],

@@ -1,25 +1,53 @@
+import { createHash } from "node:crypto";
+import { RedisReplyError } from "../core/errors.ts";
+
 /**
- * Upstash REST pipeline requests (`POST /pipeline`) over kept-alive HTTP/1.1 connections.
+ * The hot path's Redis transport: Upstash REST pipeline requests (`POST /pipeline`) over
+ * kept-alive HTTP/1.1 connections, and {@linkcode scriptBatcher}, which runs the calls of one Lua
+ * script as EVALSHA commands batched across requests.
  *
  * The hot path of a legacy message POST sends one pipeline per batch of script calls. Through
  * `fetch` each round trip cost about 250–300 µs of CPU in this process (Request, Response, header
  * and body-stream objects); written straight to a kept-alive `Deno.connect`/`Deno.connectTls`
  * socket it costs about 70 µs. Everything else still goes through @upstash/redis.
+ *
+ * Delivery (see {@linkcode Delivery}): by default a request is sent at most once once any byte
+ * of it went out, so a Lua script that writes never runs twice for one call.
  * @module
  */
 
 /** One command's outcome, as the REST API answers it. */
 export type PipelineReply = { result?: unknown; error?: string };
 
-/** Options of {@linkcode restPipeline}. */
-export type RestPipelineOptions = {
+/**
+ * What the transport may send again after a network failure (never after an HTTP answer, whatever
+ * its status: an answer is final).
+ *
+ * - `"at-most-once"` (the default, for writes): a request is sent again (after `backoff`, at most
+ *   `retries` times) only when none of its bytes were written: the connection could not be opened
+ *   (refused, unreachable, DNS) or its first write failed. A request that was written, even in
+ *   part, and then got no whole answer within `timeoutMs`, or lost its connection (closed, reset)
+ *   before a whole answer, is never sent again: Redis may have run it. It fails with a
+ *   {@linkcode RestError} of status 0 (a 503 for the caller). A kept-alive connection that the
+ *   server closed while it was idle is noticed before it is used (a read is kept pending on idle
+ *   connections), so an idle timeout of the server costs no failure (unless its close crosses a
+ *   request on the wire: that request lost its connection and fails).
+ * - `"at-least-once"` (for reads and idempotent commands only): every network failure, timeouts
+ *   and lost connections included, is sent again, at most `retries` times.
+ */
+export type Delivery = "at-most-once" | "at-least-once";
+
+/** Options of {@linkcode restTransport}. */
+export type RestTransportOptions = {
   /** The REST endpoint, e.g. `https://eu1-example.upstash.io` or `http://127.0.0.1:58079`. */
   url: string;
   token: string;
-  /** Network failures retried per request (as @upstash/redis's `retry.retries`). */
+  /** Sends again after a network failure, at most this many times, as `delivery` allows. */
   retries: number;
   /** Wait before retry `n` (0-based), in ms. */
   backoff: (n: number) => number;
+  /** What may be sent again; default `"at-most-once"` (see {@linkcode Delivery}). */
+  delivery?: Delivery;
   /** A request without a whole answer after this long fails. Default 10 s. */
   timeoutMs?: number;
   /** Idle connections kept for the next requests. Default 4. */
@@ -28,10 +56,13 @@ export type RestPipelineOptions = {
   caCerts?: string[];
 };
 
-/** No whole answer within the timeout: the request may still be running, so it is not resent. */
-class NoAnswerError extends Error {}
+/** A failure after some bytes of the request were written: it may have run. */
+class SentError extends Error {}
 
-/** Thrown when the REST API answers with an error status, or (status 0) cannot be reached. */
+/**
+ * Thrown when the REST API answers with an error status, or (status 0) cannot be reached or gave
+ * no whole answer. core/errors.ts maps it by this name.
+ */
 export class RestError extends Error {
   override name = "RestError";
   constructor(readonly status: number, message: string, options?: ErrorOptions) {
@@ -44,7 +75,7 @@ const decoder = new TextDecoder();
 const CRLF = 0x0d;
 
 /** A pipeline client: `send` posts commands and resolves with one reply per command, in order. */
-export function restPipeline(options: RestPipelineOptions) {
+export function restTransport(options: RestTransportOptions) {
   const url = new URL(options.url);
   const tls = url.protocol === "https:";
   const port = Number(url.port || (tls ? 443 : 80));
@@ -54,6 +85,7 @@ export function restPipeline(options: RestPipelineOptions) {
     `Authorization: Bearer ${options.token}\r\nContent-Type: application/json\r\n`;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxIdle = options.maxIdle ?? 4;
+  const delivery = options.delivery ?? "at-most-once";
   const idle: HttpConnection[] = [];
   const open = new Set<HttpConnection>();
   let requests = 0;
@@ -69,36 +101,38 @@ export function restPipeline(options: RestPipelineOptions) {
     return connection;
   }
 
-  async function attempt(request: Uint8Array): Promise<HttpResponse> {
-    const reused = idle.pop();
-    try {
-      return await exchange(reused ?? await connect(), request);
-    } catch (err) {
-      // A kept-alive connection the server closed while it was idle fails before any byte of an
-      // answer: that is no answer to this request, so it goes once more on a new connection.
-      if (!reused?.answerless || err instanceof NoAnswerError || closed) throw err;
-      return await exchange(await connect(), request);
-    }
-  }
-
-  async function exchange(conn: HttpConnection, request: Uint8Array): Promise<HttpResponse> {
-    requests++;
+  /** One exchange on an idle connection (one the server has not closed) or a new one. */
+  async function exchange(request: Uint8Array): Promise<HttpResponse> {
+    const conn = idle.pop() ?? await connect();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const response = await Promise.race([
-        conn.exchange(request),
+        conn.exchange(request, () => requests++),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new NoAnswerError(`No answer from Redis REST within ${timeoutMs} ms`)),
+            () => reject(new SentError(`No answer from Redis REST within ${timeoutMs} ms`)),
             timeoutMs,
           );
         }),
       ]);
-      if (response.keepAlive && !closed && idle.length < maxIdle) idle.push(conn);
-      else drop(conn);
+      if (response.keepAlive && !closed && idle.length < maxIdle) {
+        idle.push(conn);
+        // A server closing it while idle (its idle timeout) takes it out of the pool, so that no
+        // request is written to a connection already gone.
+        conn.watch(() => {
+          const at = idle.indexOf(conn);
+          if (at >= 0) idle.splice(at, 1);
+          drop(conn);
+        });
+      } else drop(conn);
       return response;
     } catch (err) {
       drop(conn);
+      // Once a byte went out the server may have read the request: that failure is final.
+      if (conn.written > 0 && !(err instanceof SentError)) {
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new SentError(reason, { cause: err });
+      }
       throw err;
     } finally {
       clearTimeout(timer);
@@ -111,7 +145,10 @@ export function restPipeline(options: RestPipelineOptions) {
   }
 
   return {
-    /** Posts the commands as one pipeline; network failures are retried, error replies are not. */
+    /**
+     * Posts the commands as one pipeline. Network failures are sent again only as the delivery
+     * policy allows (see {@linkcode Delivery}); an answer, even an error status, never is.
+     */
     async send(commands: string[][]): Promise<PipelineReply[]> {
       if (closed) throw new Error("The Redis REST client is closed");
       const body = encoder.encode(JSON.stringify(commands));
@@ -122,11 +159,17 @@ export function restPipeline(options: RestPipelineOptions) {
       for (let n = 0;; n++) {
         let response: HttpResponse;
         try {
-          response = await attempt(request);
+          response = await exchange(request);
         } catch (err) {
-          if (n >= options.retries || closed) {
+          const sent = err instanceof SentError;
+          if (n >= options.retries || closed || (sent && delivery === "at-most-once")) {
             const reason = err instanceof Error ? err.message : String(err);
-            throw new RestError(0, `Redis REST cannot be reached: ${reason}`, { cause: err });
+            const once = sent && delivery === "at-most-once"
+              ? " (the request was sent and is not sent again: it may have run)"
+              : "";
+            throw new RestError(0, `Redis REST cannot be reached: ${reason}${once}`, {
+              cause: err,
+            });
           }
           await new Promise((resolve) => setTimeout(resolve, options.backoff(n)));
           continue;
@@ -146,7 +189,7 @@ export function restPipeline(options: RestPipelineOptions) {
       }
     },
 
-    /** HTTP requests sent (retries included) and connections open: for tests and benchmarks. */
+    /** HTTP requests written (retries included) and connections open: for tests and benchmarks. */
     stats: () => ({ requests, connections: open.size }),
 
     /** Closes every connection; later sends fail. */
@@ -159,8 +202,94 @@ export function restPipeline(options: RestPipelineOptions) {
   };
 }
 
-/** The client type {@linkcode restPipeline} returns. */
-export type RestPipeline = ReturnType<typeof restPipeline>;
+/** The client type {@linkcode restTransport} returns. */
+export type RestTransport = ReturnType<typeof restTransport>;
+
+/**
+ * Runs calls of one Lua script as EVALSHA commands, batching calls that arrive while REST round
+ * trips are under way into one pipeline request (@upstash/redis only merges calls made in the
+ * same tick, and requests arriving on separate sockets never are). At low load a call goes out at
+ * once; under load up to `maxInFlight` round trips overlap, each carrying what queued since the
+ * last one left (one at a time left this thread idle while a batch travelled).
+ *
+ * Each call runs as the transport's delivery policy allows: with `"at-most-once"` a call whose
+ * batch was sent but got no answer fails, and is not run again. Only calls Redis answered
+ * NOSCRIPT (it lost its script cache: they did not run) are sent again, once, after SCRIPT LOAD.
+ */
+export function scriptBatcher<T>(
+  transport: Pick<RestTransport, "send">,
+  script: string,
+  options: { maxBatch?: number; maxInFlight?: number } = {},
+) {
+  const sha = createHash("sha1").update(script).digest("hex");
+  const maxBatch = options.maxBatch ?? 500;
+  const maxInFlight = options.maxInFlight ?? 2;
+  type Call = {
+    keys: string[];
+    args: string[];
+    resolve: (v: T) => void;
+    reject: (e: unknown) => void;
+  };
+  let queue: Call[] = [];
+  let inFlight = 0; // round trips under way
+  let planned = false; // a flush is due at the end of this tick
+
+  async function send(batch: Call[], retried = false): Promise<void> {
+    let replies: PipelineReply[];
+    try {
+      replies = await transport.send(
+        batch.map((call) => ["EVALSHA", sha, String(call.keys.length), ...call.keys, ...call.args]),
+      );
+    } catch (err) {
+      for (const call of batch) call.reject(err);
+      return;
+    }
+    const unrun: Call[] = [];
+    replies.forEach((reply, i) => {
+      if (!retried && reply.error?.startsWith("NOSCRIPT")) unrun.push(batch[i]);
+      else if (reply.error) batch[i].reject(new RedisReplyError(reply.error));
+      else batch[i].resolve(reply.result as T);
+    });
+    if (unrun.length === 0) return;
+    // Redis lost its script cache (restart, failover): load it and run those calls again.
+    try {
+      const [loaded] = await transport.send([["SCRIPT", "LOAD", script]]);
+      if (loaded.error) throw new RedisReplyError(loaded.error);
+    } catch (err) {
+      for (const call of unrun) call.reject(err);
+      return;
+    }
+    await send(unrun, true);
+  }
+
+  /** Sends what is queued, while fewer than `maxInFlight` round trips are under way. */
+  function flush(): void {
+    planned = false;
+    while (queue.length > 0 && inFlight < maxInFlight) {
+      const batch = queue.slice(0, maxBatch);
+      queue = queue.slice(batch.length);
+      inFlight++;
+      void send(batch).finally(() => {
+        inFlight--;
+        flush();
+      });
+    }
+  }
+
+  return {
+    /** Runs the script with these keys and arguments; resolves with its reply. */
+    exec(keys: string[], args: string[]): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ keys, args, resolve, reject });
+        // Let calls from the same tick join, then start a round trip if one may start.
+        if (!planned && inFlight < maxInFlight) {
+          planned = true;
+          queueMicrotask(flush);
+        }
+      });
+    },
+  };
+}
 
 function parseJson(text: string): unknown {
   try {
@@ -180,8 +309,11 @@ class HttpConnection {
   #start = 0;
   #end = 0;
   #closed = false;
-  /** True while the current exchange has received no byte (its failure was not an answer). */
-  answerless = true;
+  /** The read kept pending while the connection is idle (see `watch`), not yet consumed. */
+  #pending: Promise<number | null> | undefined;
+  #idle = false;
+  /** Bytes of the current request written so far. */
+  written = 0;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -195,10 +327,30 @@ class HttpConnection {
     } catch { /* already closed */ }
   }
 
-  async exchange(request: Uint8Array): Promise<HttpResponse> {
-    this.answerless = true;
-    for (let written = 0; written < request.length;) {
-      written += await this.#conn.write(request.subarray(written));
+  /**
+   * Keeps a read pending while the connection is idle: if it ends (the server closed it, or sent
+   * something unasked) before the next exchange, `gone` runs. The next exchange consumes the read.
+   */
+  watch(gone: () => void): void {
+    this.#idle = true;
+    if (this.#start !== this.#end) return gone(); // bytes after the answer: not HTTP we know
+    this.#start = this.#end = 0;
+    const pending = this.#conn.read(this.#buffer.subarray(this.#end));
+    this.#pending = pending;
+    const ended = () => {
+      if (this.#idle && this.#pending === pending) gone();
+    };
+    pending.then(ended, ended);
+  }
+
+  /** Writes the request (`sending` runs once its first bytes are out) and reads the answer. */
+  async exchange(request: Uint8Array, sending: () => void): Promise<HttpResponse> {
+    this.#idle = false;
+    this.written = 0;
+    while (this.written < request.length) {
+      const n = await this.#conn.write(request.subarray(this.written));
+      if (this.written === 0 && n > 0) sending();
+      this.written += n;
     }
     const headerEnd = await this.#until(() => this.#find("\r\n\r\n"));
     const headerText = decoder.decode(this.#buffer.subarray(this.#start, headerEnd));
@@ -258,6 +410,15 @@ class HttpConnection {
 
   /** Reads more bytes into the buffer (compacting or growing it); false at end of stream. */
   async #fill(): Promise<boolean> {
+    const pending = this.#pending;
+    if (pending) {
+      // The read started while idle, into the buffer from #end = 0 (see `watch`).
+      this.#pending = undefined;
+      const n = await pending;
+      if (n === null) return false;
+      this.#end += n;
+      return true;
+    }
     if (this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end === this.#buffer.length) {
       const unread = this.#end - this.#start;
@@ -273,7 +434,6 @@ class HttpConnection {
     }
     const n = await this.#conn.read(this.#buffer.subarray(this.#end));
     if (n === null) return false;
-    this.answerless = false;
     this.#end += n;
     return true;
   }
