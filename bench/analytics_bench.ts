@@ -4,6 +4,7 @@
 //
 // Run: deno run --allow-read bench/analytics_bench.ts [runs]
 
+import { record } from "./report.ts";
 import { meanMaximalPower, normalizedPower, summarize, toGrid } from "../src/analytics/power.ts";
 import type { Sample } from "../src/core/sample.ts";
 
@@ -105,4 +106,20 @@ for (const { name, samples } of rides) {
       String(grid.elapsedS).padStart(7)
     }  ${results.map((r) => fmt(r).padEnd(17)).join("  ")}`,
   );
+  if (name.startsWith("synthetic")) {
+    // The floor: one plain pass over the samples, what any computation over them costs at least.
+    const pass = time(() => {
+      let sum = 0;
+      for (const s of samples) sum += s.power ?? 0;
+      return sum;
+    });
+    record({
+      bench: "analytics",
+      cell: `summarize a ${name} ride, p50 (grid, MMP, NP, zones, totals)`,
+      value: results[3].p50,
+      unit: "ms",
+      better: "lower",
+      floor: { name: "one pass over the samples", value: pass.p50 },
+    });
+  }
 }

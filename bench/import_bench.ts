@@ -12,6 +12,7 @@
  *   deno run --allow-net --allow-env --allow-read --allow-sys bench/import_bench.ts [--runs 7]
  */
 import { benchApp, benchConfig } from "./bench_app.ts";
+import { record } from "./report.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import type { Sample } from "../src/core/sample.ts";
@@ -129,6 +130,16 @@ console.log(
     `p50 ${fmt(percentile(times, 50))}, min ${fmt(Math.min(...times))}, ` +
     `max ${fmt(Math.max(...times))}`,
 );
+record({
+  bench: "import",
+  cell: "import a 4-hour FIT file (14,400 records) end to end over HTTP, p50",
+  value: percentile(times, 50),
+  unit: "ms",
+  better: "lower",
+  floor: { name: "archive of the decoded samples alone", value: percentile(archive, 50) },
+  target: "≤ 1 s",
+  met: percentile(times, 50) <= 1000,
+});
 
 // --- a real GPX (the 2.9 MB Strava export in tests/fixtures/rides) ---------------------------
 const gpxUrl = new URL(
@@ -170,6 +181,13 @@ for (const format of ["fit", "tcx", "gpx", "csv"]) {
   console.log(
     `export ${format}: p50 ${fmt(percentile(exportTimes, 50))} (${(size / 1024).toFixed(0)} KiB)`,
   );
+  record({
+    bench: "import",
+    cell: `export the 4-hour ride as ${format.toUpperCase()}, p50`,
+    value: percentile(exportTimes, 50),
+    unit: "ms",
+    better: "lower",
+  });
 }
 console.log(`load average after: ${Deno.loadavg().map((v) => v.toFixed(2)).join(" ")}`);
 

@@ -5,6 +5,7 @@
 // Run: deno run --allow-net --allow-env --allow-read --allow-run --allow-sys \
 //        bench/redis_rest_bridge_bench.ts [ops]
 
+import { record } from "./report.ts";
 import { Redis as Upstash } from "@upstash/redis";
 import { Redis as IORedis } from "../tests/deps/ioredis.ts";
 
@@ -204,6 +205,25 @@ async function main(): Promise<void> {
       }),
     );
     printTable(rows);
+    const floor = rows[2];
+    for (const row of rows.slice(0, 2)) {
+      record({
+        bench: "redis_rest_bridge",
+        cell: `XADD ${row.name}, ${CONCURRENCY} callers, ops/s`,
+        value: row.concOps,
+        unit: "ops/s",
+        better: "higher",
+        floor: { name: "direct XADD (ioredis)", value: floor.concOps },
+      });
+      record({
+        bench: "redis_rest_bridge",
+        cell: `XADD ${row.name}, one caller, p50`,
+        value: row.median,
+        unit: "ms",
+        better: "lower",
+        floor: { name: "direct XADD (ioredis)", value: floor.median },
+      });
+    }
   } finally {
     direct.disconnect();
     bridge.kill("SIGTERM");

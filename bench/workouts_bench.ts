@@ -8,7 +8,9 @@
  *
  *   deno run --allow-net --allow-env --allow-read bench/workouts_bench.ts [--rides 1000]
  */
+import { Hono } from "hono";
 import { benchApp } from "./bench_app.ts";
+import { record } from "./report.ts";
 import { Redis as RespClient } from "../tests/deps/ioredis.ts";
 import { summarize } from "../src/analytics/power.ts";
 import { loadConfig } from "../src/core/config.ts";
@@ -18,6 +20,7 @@ import { refreshAggregates } from "../src/db/timescale.ts";
 import { startWorkout } from "../src/workouts/lifecycle.ts";
 import { archiveWorkout, riderSettings } from "../src/workouts/queries.ts";
 import { normalizeSamples } from "../src/workouts/sample_input.ts";
+import type { Sample } from "../src/core/sample.ts";
 import { seedRides, syntheticRide } from "./seed_rides.ts";
 
 const ridesArg = Deno.args.indexOf("--rides");
@@ -51,6 +54,31 @@ await migrate(sql);
 const { deps, app } = await benchApp(config, sql);
 const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
 const base = `http://127.0.0.1:${server.addr.port}`;
+// The HTTP floor: Hono's plain "hello" route, served and called the same way as the app.
+const hello = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+  new Hono().get("/", (c) => c.text("hello")).fetch,
+);
+const helloUrl = `http://127.0.0.1:${hello.addr.port}/`;
+
+/** Requests/s and p99 of `requests` GETs of the hello route by `senders` concurrent callers. */
+async function helloFloor(senders: number, requests: number) {
+  let next = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(Array.from({ length: senders }, async () => {
+    while (next++ < requests) {
+      const sent = performance.now();
+      await (await fetch(helloUrl)).text();
+      latencies.push(performance.now() - sent);
+    }
+  }));
+  return {
+    perSecond: requests / ((performance.now() - started) / 1000),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}
 const resp = new RespClient(redisUrl, { lazyConnect: false });
 
 async function commandsProcessed(): Promise<number> {
@@ -147,12 +175,62 @@ for (const batch of [1, 60]) {
     );
     const done = await call("POST", `/api/workouts/${workout.id}/complete`, token, {});
     if (done.archivedMessages !== requests * batch) throw new Error("archive lost samples");
+    const floor = await helloFloor(senders, requests);
+    const cell = `REST ingest, ${batch} sample${batch > 1 ? "s" : ""} per request, ${senders} ` +
+      `sender${senders > 1 ? "s" : ""} (fetch in the bench process)`;
+    record({
+      bench: "workouts",
+      cell: `${cell}, requests/s`,
+      value: requests / seconds,
+      unit: "req/s",
+      better: "higher",
+      floor: { name: "Hono hello route", value: floor.perSecond },
+    });
+    record({
+      bench: "workouts",
+      cell: `${cell}, p99`,
+      value: percentile(latencies, 99),
+      unit: "ms",
+      better: "lower",
+      floor: { name: "Hono hello route", value: floor.p99 },
+    });
   }
 }
 const leftover = await resp.keys("bptbench:workout:*");
 console.log(`live keys left after archiving every ingest ride: ${leftover.length}`);
 
 // --- archive ---------------------------------------------------------------------------------
+/**
+ * The archive's floor: the same rows as one plain `insert … select from unnest` into the
+ * hypertable (no transaction around it, no summary, efforts or rollups), for a workout of its own;
+ * answers its time in ms and deletes the rows again.
+ */
+async function rawInsert(samples: readonly Sample[]): Promise<number> {
+  const [w] = await sql<{ id: string }[]>`
+    insert into workouts (user_id, status, sport) values (${userId}, 'completed', 'cycling')
+    returning id
+  `;
+  const column = (k: keyof Sample) => samples.map((s) => s[k]);
+  const started = performance.now();
+  await sql`
+    insert into telemetry (
+      workout_id, user_id, time, power, cadence, heart_rate, speed, distance, altitude, lat, lon
+    )
+    select ${w.id}::uuid, ${userId}::uuid, to_timestamp(u.t / 1000.0),
+      u.power, u.cadence, u.heart_rate, u.speed, u.distance, u.altitude, u.lat, u.lon
+    from unnest(
+      ${column("time") as number[]}::float8[], ${column("power")}::float8[],
+      ${column("cadence")}::float8[], ${column("heartRate")}::float8[],
+      ${column("speed")}::float8[], ${column("distance")}::float8[],
+      ${column("altitude")}::float8[], ${column("lat")}::float8[], ${column("lon")}::float8[]
+    ) as u(t, power, cadence, heart_rate, speed, distance, altitude, lat, lon)
+  `;
+  const took = performance.now() - started;
+  await sql`delete from telemetry where workout_id = ${w.id}`;
+  await sql`delete from workouts where id = ${w.id}`;
+  return took;
+}
+
 console.log("\n## Archive of a 1 Hz ride (p50 over 7 runs; ms)");
 console.log("ride    samples      read   compute     write  refresh+cleanup     total");
 for (const seconds of [3600, 14_400]) {
@@ -162,6 +240,7 @@ for (const seconds of [3600, 14_400]) {
     write: [],
     after: [],
     total: [],
+    unnest: [],
   };
   for (let run = 0; run < 7; run++) {
     const workout = await startWorkout(deps, {
@@ -198,14 +277,26 @@ for (const seconds of [3600, 14_400]) {
     phases.write.push(d - c);
     phases.after.push(e - d);
     phases.total.push(e - a);
+    phases.unnest.push(await rawInsert(normalized));
   }
   console.log(
     `${seconds === 3600 ? "1 h " : "4 h "}  ${String(seconds).padStart(8)}  ${
       ms(percentile(phases.read, 50))
     }  ${ms(percentile(phases.compute, 50))}  ${ms(percentile(phases.write, 50))}         ${
       ms(percentile(phases.after, 50))
-    }  ${ms(percentile(phases.total, 50))}`,
+    }  ${ms(percentile(phases.total, 50))}   (raw unnest insert ${
+      ms(percentile(phases.unnest, 50))
+    })`,
   );
+  record({
+    bench: "workouts",
+    cell: `archive a ${seconds / 3600}-hour 1 Hz ride (stop, read, summary, one transaction, ` +
+      "cleanup), p50",
+    value: percentile(phases.total, 50),
+    unit: "ms",
+    better: "lower",
+    floor: { name: "raw unnest insert of the rows", value: percentile(phases.unnest, 50) },
+  });
 }
 
 // --- queries ---------------------------------------------------------------------------------
@@ -245,6 +336,7 @@ const queries: [string, string][] = [
 console.log(
   "query                                         p50 ms   p99 ms   (HTTP on loopback, 200 runs)",
 );
+const helloP50 = (await helloFloor(1, 200)).p50;
 for (const [label, path] of queries) {
   const times: number[] = [];
   for (let i = 0; i < 220; i++) {
@@ -253,9 +345,20 @@ for (const [label, path] of queries) {
     if (i >= 20) times.push(performance.now() - sent);
   }
   console.log(`${label.padEnd(44)} ${ms(percentile(times, 50))} ${ms(percentile(times, 99))}`);
+  record({
+    bench: "workouts",
+    cell: `${label}, ${seededRides} rides, over HTTP, p50`,
+    value: percentile(times, 50),
+    unit: "ms",
+    better: "lower",
+    floor: { name: "Hono hello route", value: helloP50 },
+    target: "≤ 20 ms",
+    met: percentile(times, 50) <= 20,
+  });
 }
 
 resp.disconnect();
 deps.hub.close();
 await server.shutdown();
+await hello.shutdown();
 await sql.end();

@@ -1,0 +1,67 @@
+// `deno task bench` (bench/run.ts) on the two benches that need no services: it runs them, and the
+// table it writes holds their figures beside the floors they measured, between the page's markers.
+import assert from "node:assert/strict";
+
+const root = new URL("../", import.meta.url).pathname;
+
+async function runner(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      "bench/run.ts",
+      ...args,
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+Deno.test("deno task bench writes each figure beside its floor into the page's table", async () => {
+  const page = await Deno.makeTempFile({ suffix: ".md" });
+  const before = "# Benchmarks\n\nkept above\n\n<!-- bench-table:start -->\n\nold table\n\n" +
+    "<!-- bench-table:end -->\n\nkept below\n";
+  await Deno.writeTextFile(page, before);
+  try {
+    const run = await runner("--quick", "--only", "middleware,analytics", "--page", page);
+    assert.equal(run.code, 0, run.stderr);
+    const written = await Deno.readTextFile(page);
+    assert.ok(written.startsWith("# Benchmarks\n\nkept above\n\n<!-- bench-table:start -->"));
+    assert.ok(written.endsWith("<!-- bench-table:end -->\n\nkept below\n"));
+    assert.ok(!written.includes("old table"));
+    const commit = new TextDecoder().decode(
+      (await new Deno.Command("git", { args: ["rev-parse", "--short", "HEAD"], cwd: root })
+        .output())
+        .stdout,
+    ).trim();
+    assert.match(
+      written,
+      new RegExp(`Run of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC, commit \`${commit}\``),
+    );
+    // Four middleware forks, each against Hono's own, and the two synthetic rides' summaries.
+    const rows = written.split("\n").filter((line) => line.startsWith("| middleware |"));
+    assert.equal(rows.length, 4);
+    for (const row of rows) {
+      const cells = row.split(" | ");
+      assert.match(cells[2], /^\d+\.\d+ µs$/);
+      assert.match(cells[3], /^Hono's own: \d+\.\d+ µs$/);
+      assert.match(cells[4], /^\d+\.\d\d×$/);
+    }
+    assert.equal(written.split("\n").filter((l) => l.startsWith("| analytics |")).length, 2);
+  } finally {
+    await Deno.remove(page);
+  }
+});
+
+Deno.test("deno task bench refuses an unknown bench name and names the known ones", async () => {
+  const run = await runner("--only", "nope", "--no-write");
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /Unknown bench: nope \(known: middleware, analytics, /);
+});
