@@ -87,6 +87,13 @@ const benches: Bench[] = [
     quickArgs: ["--rounds", "1"],
     services: ["test"],
   },
+  {
+    name: "scale_out",
+    permissions: ["--allow-all"],
+    args: [],
+    quickArgs: ["--viewers", "100", "--senders", "10", "--seconds", "4"],
+    services: ["test"],
+  },
   // Postgres cut under archives: a fault drill, its figures are samples lost (0) and answer times.
   {
     name: "pg_cuts",
@@ -230,13 +237,24 @@ for (const profile of ["dev", "test"] as const) {
   console.log(`starting the local services (${profile})`);
   await run("bash", ["scripts/services.sh", "up", profile]);
 }
-if (selected.some((b) => b.name === "streams")) {
-  // streams_bench drives its load with wrk, from Debian (like the services' own packages).
-  const hasWrk = await new Deno.Command("sh", { args: ["-c", "command -v wrk"], stdout: "null" })
+// Tools some benches drive their load with, from Debian (like the services' own packages).
+const tools: [bench: string, command: string, aptPackage: string][] = [
+  ["streams", "wrk", "wrk"],
+  ["scale_out", "nginx", "nginx-light"],
+];
+for (const [bench, command, aptPackage] of tools) {
+  if (!selected.some((b) => b.name === bench)) continue;
+  const has = await new Deno.Command("sh", {
+    args: ["-c", `command -v ${command}`],
+    stdout: "null",
+  })
     .output();
-  if (!hasWrk.success) {
-    await run("sh", ["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null"]);
-  }
+  if (has.success) continue;
+  console.log(`installing ${aptPackage} (apt-get) for ${bench}_bench.ts`);
+  await run("sh", [
+    "-c",
+    `DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${aptPackage} >/dev/null`,
+  ]);
 }
 
 const commit = await run("git", ["rev-parse", "--short", "HEAD"]);
