@@ -7,6 +7,15 @@ import { delay, freePort } from "./local_servers.ts";
 /** The reverse-proxy example, read from the docs so the tests run exactly what they document. */
 export const nginxTemplatePath = new URL("../docs/nginx.conf", import.meta.url);
 
+/** nginx from PATH, or Debian's /usr/sbin/nginx when /usr/sbin is not on PATH (non-root). */
+const nginxBinary = (() => {
+  try {
+    return Deno.statSync("/usr/sbin/nginx").isFile ? "/usr/sbin/nginx" : "nginx";
+  } catch {
+    return "nginx";
+  }
+})();
+
 /** The values of the template's placeholders. */
 export type NginxValues = {
   upstreams: { hostname: string; port: number }[];
@@ -188,9 +197,9 @@ export async function setUpNginx(
     httpPort,
     httpsPort,
     certPem: await Deno.readTextFile(ca),
-    check: () => run("nginx", [...args, "-t"]),
+    check: () => run(nginxBinary, [...args, "-t"]),
     start: async () => {
-      const child = new Deno.Command("nginx", {
+      const child = new Deno.Command(nginxBinary, {
         args,
         stdin: "null",
         stdout: "null",
