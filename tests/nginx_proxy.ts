@@ -32,6 +32,7 @@ export async function fillNginxTemplate(values: NginxValues): Promise<string> {
   const filled: Record<string, string> = {
     BPT_UPSTREAM_SERVERS: values.upstreams
       .map(({ hostname, port }) => `server ${hostname}:${port};`).join(" "),
+    BPT_RESOLVER: "127.0.0.1",
     BPT_HTTP_LISTEN: values.httpListen,
     BPT_HTTPS_LISTEN: values.httpsListen,
     BPT_REDIRECT_HTTP: values.redirectHttp ? "on" : "off",
