@@ -111,6 +111,39 @@ Deno.test("GET /ready answers 503 naming Redis while Redis is stopped; /health s
   }
 });
 
+Deno.test("GET /ready sends one query for many probes while the database does not answer", async () => {
+  // A server that accepts connections and never says a word: queries hang, they do not fail.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) held.push(conn);
+  })().catch(() => {});
+  const url = new URL(t.deps.config.databaseUrl);
+  url.port = String((silent.addr as Deno.NetAddr).port);
+  const real = createSql(url.href, { max: 4 });
+  let queries = 0;
+  const sql = new Proxy(real, {
+    apply(target, self, args) {
+      queries++;
+      return Reflect.apply(target, self, args);
+    },
+  });
+  const app = createApp({ ...t.deps, sql });
+  try {
+    const burst = await Promise.all(Array.from({ length: 10 }, () => status(app, "/ready")));
+    for (const ready of burst) {
+      assert.equal(ready.status, 503);
+      assert.equal(ready.body.database, "down");
+    }
+    assert.equal(queries, 1);
+  } finally {
+    await real.end({ timeout: 0 });
+    silent.close();
+    for (const conn of held) conn.close();
+    await accepting;
+  }
+});
+
 Deno.test("GET /ready answers 503 naming both when neither answers", async () => {
   const db = new URL(t.deps.config.databaseUrl);
   const proxy = startTcpProxy({ hostname: db.hostname, port: Number(db.port) });
