@@ -1,6 +1,7 @@
 # Production image of the Bike Power Tracker API.
 #   docker build -t bike-power-tracker-api .
 #   docker compose up -d --build     (with TimescaleDB, Redis and SRH; see docker-compose.yml)
+#   production: docker-compose.prod.yml (README.md, "Docker")
 FROM denoland/deno:2.9.6
 
 ENV DENO_NO_UPDATE_CHECK=1 \
@@ -24,7 +25,10 @@ RUN deno run --allow-read=deno.lock --allow-write=deno.lock scripts/runtime_lock
 
 COPY src/ ./src/
 COPY sql/ ./sql/
-RUN deno cache --frozen src/main.ts
+# The migration runner, so an upgrade can migrate before it replaces the instances:
+#   docker compose run --rm api deno run --allow-net --allow-env --allow-read scripts/migrate.ts
+COPY scripts/migrate.ts ./scripts/
+RUN deno cache --frozen src/main.ts scripts/migrate.ts
 
 ENV APP_ENV=production \
     HOST=0.0.0.0 \
