@@ -1,10 +1,12 @@
 /**
- * Several real service processes (src/main.ts) behind Debian's nginx on loopback, for the
+ * Several real service processes (src/main.ts) behind Debian's nginx on loopback (configured from
+ * docs/nginx.conf, the deployment's own example), for the
  * scale-out test and bench: one database, one Redis (through the REST bridge), any number of
  * instances, and a balancer that spreads requests over them. An instance can be killed with
  * SIGKILL and started again on its port.
  */
 import { delay, freePort } from "./local_servers.ts";
+import { setUpNginx } from "./nginx_proxy.ts";
 
 /** One service process. */
 export type Instance = {
@@ -27,47 +29,6 @@ export type Cluster = {
   stop: () => Promise<void>;
 };
 
-/**
- * nginx in front of the instances, as docs/nginx.conf sets it up for SSE: no buffering, long
- * read timeouts, HTTP/1.1 kept-alive upstream connections; a POST already sent is never passed to
- * another instance (nginx's default for non-idempotent methods), one refused at connect is.
- */
-function nginxConfig(dir: string, port: number, upstreams: number[]): string {
-  return `
-daemon off;
-worker_processes 1;
-user root;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream api {
-${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=1s;`).join("\n")}
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://api;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_buffering off;
-      proxy_read_timeout 1h;
-      proxy_next_upstream error timeout;
-      proxy_connect_timeout 1s;
-    }
-  }
-}
-`;
-}
-
 async function waitReady(url: string, alive: () => boolean, stderr: () => string): Promise<void> {
   const until = Date.now() + 30_000;
   while (Date.now() < until) {
@@ -86,9 +47,8 @@ async function waitReady(url: string, alive: () => boolean, stderr: () => string
 
 /** Starts `instances` service processes with `env` and nginx in front of them. */
 export async function startCluster(
-  options: { instances: number; env: Record<string, string> },
+  options: { instances: number; env: Record<string, string>; workerConnections?: number },
 ): Promise<Cluster> {
-  const dir = await Deno.makeTempDir({ prefix: "bpt-cluster-" });
   const ports = Array.from({ length: options.instances }, () => freePort());
   const children: (Deno.ChildProcess | undefined)[] = [];
   const alive: boolean[] = [];
@@ -118,15 +78,13 @@ export async function startCluster(
   // One at a time: the first migrates the database (the others would wait on the lock anyway).
   for (let i = 0; i < ports.length; i++) await spawn(i);
 
-  const port = freePort();
-  await Deno.writeTextFile(`${dir}/nginx.conf`, nginxConfig(dir, port, ports));
-  const nginx = new Deno.Command("nginx", {
-    args: ["-c", `${dir}/nginx.conf`, "-p", dir],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}`;
+  // The reverse-proxy example of docs/nginx.conf, filled for these instances.
+  const setup = await setUpNginx({
+    upstreams: ports.map((port) => ({ hostname: "127.0.0.1", port })),
+    workerConnections: options.workerConnections ?? 4096,
+  });
+  const nginx = await setup.start();
+  const url = nginx.httpUrl;
   await waitReady(url, () => true, () => "nginx");
 
   return {
@@ -146,16 +104,14 @@ export async function startCluster(
     restart: (i) => spawn(i),
     stderr: (i) => errors[i],
     async stop() {
-      nginx.kill("SIGTERM");
-      await nginx.status;
-      await nginx.stderr.cancel().catch(() => {});
+      await nginx.stop();
+      await setup.remove().catch(() => {});
       for (let i = 0; i < children.length; i++) {
         const child = children[i];
         if (!child || !alive[i]) continue;
         child.kill("SIGTERM");
         await child.status;
       }
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
 }

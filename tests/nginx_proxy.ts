@@ -49,13 +49,13 @@ export async function fillNginxTemplate(values: NginxValues): Promise<string> {
 }
 
 /** A main nginx.conf around the filled template: foreground, one worker, files under `dir`. */
-function mainConfig(dir: string): string {
+function mainConfig(dir: string, workerConnections: number): string {
   return [
     "daemon off;",
     "worker_processes 1;",
     `pid ${dir}/nginx.pid;`,
     `error_log ${dir}/error.log warn;`,
-    "events { worker_connections 1024; }",
+    `events { worker_connections ${workerConnections}; }`,
     "http {",
     "  access_log off;",
     ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((kind) =>
@@ -167,7 +167,12 @@ export type RunningNginx = {
 
 /** Writes docs/nginx.conf, filled for `upstreams`, under a fresh temporary folder. */
 export async function setUpNginx(
-  options: { upstreams: { hostname: string; port: number }[]; redirectHttp?: boolean },
+  options: {
+    upstreams: { hostname: string; port: number }[];
+    redirectHttp?: boolean;
+    /** Connections nginx's one worker may hold, two per proxied request (default 1024). */
+    workerConnections?: number;
+  },
 ): Promise<NginxSetup> {
   const dir = await Deno.makeTempDir({ prefix: "bpt-nginx-" });
   // nginx's workers drop root for `nobody`: they must reach the folder and its temp files.
@@ -190,7 +195,7 @@ export async function setUpNginx(
     }),
   );
   const config = `${dir}/nginx.conf`;
-  await Deno.writeTextFile(config, mainConfig(dir));
+  await Deno.writeTextFile(config, mainConfig(dir, options.workerConnections ?? 1024));
   const args = ["-p", `${dir}/`, "-e", `${dir}/error.log`, "-c", config];
   return {
     dir,
