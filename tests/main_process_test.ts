@@ -1,44 +1,8 @@
 /** The service as processes: `src/main.ts` started and stopped as in production. */
 import assert from "node:assert/strict";
 import { generatePrivateKeyPem } from "../src/auth/tokens.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** Starts main.ts and collects its JSON log lines. */
-function startService(env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"],
-    env: { ...env, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: Record<string, unknown>[] = [];
-  const read = (async () => {
-    const decoder = new TextDecoder();
-    let rest = "";
-    for await (const chunk of child.stdout) {
-      rest += decoder.decode(chunk, { stream: true });
-      const parts = rest.split("\n");
-      rest = parts.pop()!;
-      for (const part of parts) if (part.trim()) lines.push(JSON.parse(part));
-    }
-  })();
-  const stderr = new Response(child.stderr).text();
-  return { child, lines, read, stderr };
-}
-
-async function waitFor(what: string, check: () => boolean, ms = 30_000) {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+import { freePort } from "./local_servers.ts";
+import { startService, waitFor } from "./service_process.ts";
 
 Deno.test("two processes with REUSE_PORT serve one port, share the signing key and stop on SIGTERM", async () => {
   const port = freePort();
