@@ -20,7 +20,7 @@ import { migrate, readMigrations, splitStatements } from "../src/db/migrate.ts";
 import { summarize } from "../src/analytics/power.ts";
 import type { Sample } from "../src/core/sample.ts";
 import { archiveWorkout, insertWorkout } from "../src/workouts/queries.ts";
-import { readRide } from "../tests/analytics_reference.ts";
+import { parseRideFile } from "../src/files/ride_files.ts";
 
 const args = Deno.args;
 const option = (name: string, fallback: string) => {
@@ -160,7 +160,16 @@ const recordedNames = [
   "indoor_edge800_trainer",
   "outdoor_edge810_vector",
 ];
-const recorded = await Promise.all(recordedNames.map((name) => readRide(name)));
+// Decoded from the FIT files as an import decodes them (the CSVs hold no positions).
+const recorded = await Promise.all(
+  recordedNames.map(async (name) =>
+    parseRideFile(
+      "fit",
+      await Deno.readFile(new URL(`../tests/fixtures/rides/${name}.fit`, import.meta.url)),
+    )
+      .samples
+  ),
+);
 
 // The recorded rides of tests/fixtures/rides (real devices; three have GPS positions), on a
 // database of their own, archived as the service archives them.
