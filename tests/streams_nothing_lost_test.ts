@@ -12,7 +12,9 @@ Deno.test.beforeAll(async () => {
 });
 Deno.test.afterAll(() => t.close());
 
-const t0 = Date.UTC(2026, 10, 30, 7, 0, 0);
+// An hour ago, on the minute: a fixed date stopped working once the clock passed it by 48 h (a
+// workout started now whose samples begin 48 h earlier spans too long).
+const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000;
 
 function uniqueName(label = "workout"): string {
   return `${label}-${crypto.randomUUID().slice(0, 8)}`;

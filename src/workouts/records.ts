@@ -12,6 +12,7 @@ import type { BoundStreams } from "./lifecycle.ts";
 import {
   deleteWorkout,
   getWorkout,
+  hasTelemetry,
   readTelemetry,
   updateWorkout,
   type WorkoutRow,
@@ -131,7 +132,11 @@ export async function workoutTelemetry(
     return gridSeries(samples, options.fields);
   }
   const series = await telemetrySeries(sql, { ...ids, ...options, resolution: options.resolution });
-  keptSamples(row, series.time.length);
+  // An empty rollup is not proof: a continuous aggregate may not be refreshed yet (licensed
+  // edition); only samples that are gone mean the retention dropped them.
+  if (series.time.length === 0 && row.sampleCount > 0 && !(await hasTelemetry(sql, row))) {
+    keptSamples(row, 0);
+  }
   return series;
 }
 
