@@ -31,7 +31,7 @@ async function recreate(name: string) {
 }
 
 /** Runs a script of scripts/ as `deno task` would; returns its exit code and output. */
-export async function runScript(name: string, args: string[], env: Record<string, string> = {}) {
+async function runScript(name: string, args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
