@@ -110,6 +110,14 @@ const benches: Bench[] = [
     env: dev,
     services: ["dev"],
   },
+  // Bytes per sample on each edition, backup/restore seconds per GB; a database of its own.
+  {
+    name: "storage",
+    permissions: [...net, "--allow-write", "--allow-run", "--allow-sys"],
+    args: [],
+    quickArgs: ["--rides", "10", "--licensed-rides", "7"],
+    services: ["test"],
+  },
   {
     name: "revocation",
     permissions: ["--allow-net", "--allow-env"],

@@ -6,6 +6,7 @@ import { createDeps } from "./wiring.ts";
 import { startRefreshDrain } from "./db/timescale.ts";
 import { type Logger, withFields } from "./core/log.ts";
 import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
+import { dropExpiredTelemetry, retentionIntervalMs } from "./db/retention.ts";
 
 /**
  * A running service instance: its HTTP server, connections, SSE hub, idle sweeper and the drain
@@ -49,6 +50,8 @@ export async function startInstance(
   }, app.fetch);
 
   let sweeping = false;
+  // The telemetry retention (TELEMETRY_RETENTION_DAYS) runs from the same tick, at most hourly.
+  let retentionRanAt = -Infinity;
   const sweeper = config.sweepIntervalS > 0
     ? setInterval(async () => {
       if (sweeping) return;
@@ -56,6 +59,19 @@ export async function startInstance(
       await sweepIdleWorkouts(deps)
         .catch((err) => log.warn("idle sweep failed", { err: String(err) }))
         .finally(() => sweeping = false);
+      if (config.telemetryRetentionDays > 0 && Date.now() - retentionRanAt >= retentionIntervalMs) {
+        retentionRanAt = Date.now();
+        await dropExpiredTelemetry(sql, config.telemetryRetentionDays)
+          .then((chunks) => {
+            if (chunks.length > 0) {
+              log.info("telemetry retention dropped chunks", {
+                chunks: chunks.length,
+                days: config.telemetryRetentionDays,
+              });
+            }
+          })
+          .catch((err) => log.warn("telemetry retention failed", { err: String(err) }));
+      }
     }, config.sweepIntervalS * 1000)
     : undefined;
   // Continuous-aggregate refreshes a request could not finish (none on the Apache edition).

@@ -1,8 +1,8 @@
 /** The service as processes: `src/main.ts` started and stopped as in production. */
 import assert from "node:assert/strict";
 import { generatePrivateKeyPem } from "../src/auth/tokens.ts";
-import { startService, waitFor } from "./api_process.ts";
 import { freePort } from "./local_servers.ts";
+import { startService, waitFor } from "./service_process.ts";
 
 Deno.test("two processes with REUSE_PORT serve one port, share the signing key and stop on SIGTERM", async () => {
   const port = freePort();

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { generatePrivateKeyPem } from "../src/auth/tokens.ts";
-import { killService, type ServiceProcess, startService, waitFor } from "./api_process.ts";
+import { killService, type ServiceProcess, startService, waitFor } from "./service_process.ts";
 import { freePort } from "./local_servers.ts";
 import { type NginxSetup, type RunningNginx, setUpNginx } from "./nginx_proxy.ts";
 import { openSse } from "./sse_client.ts";

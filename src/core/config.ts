@@ -81,6 +81,7 @@ export const configSchema = z
     WORKOUT_IDLE_TIMEOUT_S: z.coerce.number().int().min(10).default(1800),
     LIVE_TTL_S: z.coerce.number().int().min(60).default(86_400),
     SWEEP_INTERVAL_S: z.coerce.number().int().min(0).default(60),
+    TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
     ALLOW_ANONYMOUS_STREAMS: booleanText.default(false),
     STREAM_POLL_MS: z.coerce.number().int().min(20).max(5000).default(200),
     SSE_HEARTBEAT_S: z.coerce.number().int().min(1).default(15),
@@ -159,6 +160,8 @@ export type Config = {
   workoutIdleTimeoutS: number;
   liveTtlS: number;
   sweepIntervalS: number;
+  /** Raw telemetry older than this many days is dropped (whole chunks); 0 keeps it forever. */
+  telemetryRetentionDays: number;
   allowAnonymousStreams: boolean;
   streamPollMs: number;
   sseHeartbeatS: number;
@@ -228,6 +231,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     workoutIdleTimeoutS: e.WORKOUT_IDLE_TIMEOUT_S,
     liveTtlS: e.LIVE_TTL_S,
     sweepIntervalS: e.SWEEP_INTERVAL_S,
+    telemetryRetentionDays: e.TELEMETRY_RETENTION_DAYS,
     allowAnonymousStreams: e.ALLOW_ANONYMOUS_STREAMS,
     streamPollMs: e.STREAM_POLL_MS,
     sseHeartbeatS: e.SSE_HEARTBEAT_S,

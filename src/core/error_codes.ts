@@ -22,6 +22,10 @@ export const errorCodes = {
   session_required: [403, "This needs a signed-in session (an API key cannot do it)"],
   email_not_verified: [409, "The identity provider has not verified this email address"],
   forbidden: [403, "The caller may not do this (for example another rider's stream)"],
+  telemetry_expired: [
+    410,
+    "The ride's samples were dropped by TELEMETRY_RETENTION_DAYS; its totals and records remain",
+  ],
   not_found: [404, "No such resource for this caller (another rider's resource is not found too)"],
   method_not_allowed: [405, "The path exists but not with this method; `Allow` lists the methods"],
   conflict: [409, "A record with these values already exists, or a related one does not"],

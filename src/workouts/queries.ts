@@ -298,6 +298,19 @@ export async function archiveWorkout(
   });
 }
 
+/** Whether any archived sample of the workout is left (the telemetry retention drops them). */
+export async function hasTelemetry(sql: Sql, workout: WorkoutRow): Promise<boolean> {
+  const from = new Date(workout.startTime.getTime() - 86_400_000);
+  const to = new Date((workout.endTime ?? workout.startTime).getTime() + 86_400_000);
+  const [row] = await sql<{ found: boolean }[]>`
+    select exists (
+      select 1 from telemetry
+      where workout_id = ${workout.id} and time >= ${from} and time <= ${to}
+    ) as found
+  `;
+  return row.found;
+}
+
 /** Reads a completed workout's archived samples in time order. */
 export async function readTelemetry(sql: Sql, workout: WorkoutRow): Promise<Sample[]> {
   // Time bounds let TimescaleDB skip every chunk outside the ride.

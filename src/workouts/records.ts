@@ -1,5 +1,5 @@
 import { telemetrySeries } from "../analytics/aggregate_queries.ts";
-import { conflict, notFound } from "../core/errors.ts";
+import { ApiError, conflict, notFound } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricField, Sample } from "../core/sample.ts";
 import type { Sql } from "../db/client.ts";
@@ -12,6 +12,7 @@ import type { BoundStreams } from "./lifecycle.ts";
 import {
   deleteWorkout,
   getWorkout,
+  hasTelemetry,
   readTelemetry,
   updateWorkout,
   type WorkoutRow,
@@ -31,6 +32,20 @@ export async function findWorkout(sql: Sql, ids: WorkoutIds): Promise<WorkoutRow
   const row = await getWorkout(sql, ids);
   if (!row) throw notFound("Workout");
   return row;
+}
+
+/**
+ * Refuses with 410 telemetry_expired when a completed ride that had samples has none left: the
+ * telemetry retention (src/db/retention.ts) dropped them.
+ */
+function keptSamples(row: WorkoutRow, count: number): void {
+  if (count === 0 && row.status === "completed" && row.sampleCount > 0) {
+    throw new ApiError(
+      "telemetry_expired",
+      `This ride's ${row.sampleCount} samples were dropped by the telemetry retention ` +
+        `(TELEMETRY_RETENTION_DAYS); its summary, totals and records remain`,
+    );
+  }
 }
 
 /** A workout and, when asked, its samples (archived, or live while it is active). */
@@ -94,6 +109,7 @@ export async function exportWorkout(
     throw conflict("workout_active", "Workout is still active; complete it before exporting");
   }
   const samples = await readTelemetry(sql, row);
+  keptSamples(row, samples.length);
   const bytes = writeRideFile(format, samples, {
     title: row.title,
     sport: row.sport,
@@ -111,9 +127,17 @@ export async function workoutTelemetry(
 ): Promise<Record<string, (string | number | null)[]>> {
   const row = await findWorkout(sql, ids);
   if (options.resolution === "1s") {
-    return gridSeries(await readTelemetry(sql, row), options.fields);
+    const samples = await readTelemetry(sql, row);
+    keptSamples(row, samples.length);
+    return gridSeries(samples, options.fields);
   }
-  return await telemetrySeries(sql, { ...ids, ...options, resolution: options.resolution });
+  const series = await telemetrySeries(sql, { ...ids, ...options, resolution: options.resolution });
+  // An empty rollup is not proof: a continuous aggregate may not be refreshed yet (licensed
+  // edition); only samples that are gone mean the retention dropped them.
+  if (series.time.length === 0 && row.sampleCount > 0 && !(await hasTelemetry(sql, row))) {
+    keptSamples(row, 0);
+  }
+  return series;
 }
 
 /** Deletes a workout with its telemetry, efforts, live keys and the live stream bound to it. */

@@ -189,7 +189,7 @@ export const exportWorkoutRoute = createRoute({
         rideFormats.map((format) => [essence(formatContentTypes[format]), binary]),
       ),
     },
-    ...errors(...signedIn, "validation_failed", "not_found", "workout_active"),
+    ...errors(...signedIn, "validation_failed", "not_found", "workout_active", "telemetry_expired"),
   },
 });
 
@@ -427,6 +427,6 @@ export const workoutTelemetryRoute = createRoute({
       z.record(z.string(), z.array(z.union([z.string(), z.number(), z.null()]))),
       "Column-oriented series: time plus one array per field",
     ),
-    ...errors(...signedIn, "validation_failed", "not_found"),
+    ...errors(...signedIn, "validation_failed", "not_found", "telemetry_expired"),
   },
 });

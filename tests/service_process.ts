@@ -1,19 +1,21 @@
-/** The service as a process: `src/main.ts` started as in production, its JSON log collected. */
+/** The service as a child process: `src/main.ts` of a checkout, with its JSON log lines. */
 
-/** A started `src/main.ts` and its log lines so far. */
+/** A running `src/main.ts` and what it printed. */
 export type ServiceProcess = {
   child: Deno.ChildProcess;
+  /** The JSON log lines so far. */
   lines: Record<string, unknown>[];
-  /** Resolves when stdout has ended. */
+  /** Resolves when stdout ends. */
   read: Promise<void>;
   stderr: Promise<string>;
 };
 
-/** Starts main.ts with `env` added to this process's environment and collects its JSON log lines. */
-export function startService(env: Record<string, string>): ServiceProcess {
+/** Starts `src/main.ts` (of `cwd`, default this checkout) and collects its JSON log lines. */
+export function startService(env: Record<string, string>, cwd?: string): ServiceProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"],
     env: { ...env, NO_COLOR: "1" },
+    cwd,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -32,7 +34,7 @@ export function startService(env: Record<string, string>): ServiceProcess {
   return { child, lines, read, stderr };
 }
 
-/** Polls `check` every 50 ms until it holds; throws after `ms`. */
+/** Waits until `check()` is true; throws after `ms`. */
 export async function waitFor(what: string, check: () => boolean, ms = 30_000): Promise<void> {
   const until = Date.now() + ms;
   while (!check()) {
