@@ -103,6 +103,14 @@ const benches: Bench[] = [
     env: dev,
     services: ["dev"],
   },
+  // The real process twice (hashing inline and on the worker pool), the shipped password cost.
+  {
+    name: "login_health",
+    permissions: [...net, "--allow-run"],
+    args: [],
+    quickArgs: ["--rounds", "1", "--seconds", "2"],
+    services: ["test"],
+  },
   {
     name: "revocation",
     permissions: ["--allow-net", "--allow-env"],

@@ -67,6 +67,7 @@ export async function startInstance(
       await drain.stop();
       deps.hub.close(); // ends open SSE responses, which would otherwise hold the shutdown
       await server.shutdown();
+      deps.passwords.close(); // after the last request: a sign-in in flight still finishes
       await deps.revocations.close();
       deps.live.close();
       await sql.end({ timeout: 5 });

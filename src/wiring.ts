@@ -1,4 +1,5 @@
 import { createCredentialCache } from "./auth/credential_cache.ts";
+import { createPasswordHasher } from "./auth/password_pool.ts";
 import { createRevocations } from "./auth/revocations.ts";
 import type { TokenIssuer } from "./auth/tokens.ts";
 import type { Sql } from "./db/client.ts";
@@ -63,5 +64,6 @@ export function createDeps(
     log,
     revocations,
     credentials,
+    passwords: createPasswordHasher({ ...config.passwordPool, log }),
   };
 }

@@ -68,6 +68,9 @@ export const configSchema = z
     REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     PASSWORD_MEMORY_KIB: z.coerce.number().int().min(1024).max(4_194_304).default(19_456),
     PASSWORD_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
+    PASSWORD_WORKERS: z.coerce.number().int().min(0).max(64)
+      .default(navigator.hardwareConcurrency || 1),
+    PASSWORD_QUEUE_MAX: z.coerce.number().int().min(1).max(100_000).default(64),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
     REUSE_PORT: booleanText.default(false),
     // Worker-thread instances are gone (one process per core with REUSE_PORT serves the same);
@@ -150,6 +153,8 @@ export type Config = {
   };
   refreshTokenTtlDays: number;
   passwordCost: { memoryKib: number; iterations: number };
+  /** Worker threads that hash passwords (0: on the event loop), and the jobs that may wait. */
+  passwordPool: { workers: number; queueMax: number };
   shutdownTimeoutMs: number;
   /**
    * Listen with SO_REUSEPORT, so several processes (one per core is the useful most) share the
@@ -223,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
     passwordCost: { memoryKib: e.PASSWORD_MEMORY_KIB, iterations: e.PASSWORD_ITERATIONS },
+    passwordPool: { workers: e.PASSWORD_WORKERS, queueMax: e.PASSWORD_QUEUE_MAX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     reusePort: e.REUSE_PORT,
     workoutIdleTimeoutS: e.WORKOUT_IDLE_TIMEOUT_S,
