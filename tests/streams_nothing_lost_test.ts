@@ -12,7 +12,9 @@ Deno.test.beforeAll(async () => {
 });
 Deno.test.afterAll(() => t.close());
 
-const t0 = Date.UTC(2026, 10, 30, 7, 0, 0);
+// An hour ago on a whole second: the service keeps a client's timestamp only within 48 hours of
+// its own clock (src/streams/telemetry_message.ts), so a fixed date stops working two days later.
+const t0 = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
 
 function uniqueName(label = "workout"): string {
   return `${label}-${crypto.randomUUID().slice(0, 8)}`;
