@@ -1,18 +1,20 @@
 /**
  * `/health` latency while riders sign in: the real process (src/main.ts) with the shipped
  * password cost (Argon2id, 19 MiB, 2 passes), once hashing on the event loop (PASSWORD_WORKERS=0,
- * as before the worker pool) and once on the worker pool (PASSWORD_WORKERS unset: one per core).
+ * as before the worker pool) and once on the worker pool (PASSWORD_WORKERS unset: the cores but
+ * one).
  * Both processes run side by side on the same database and are measured in alternating rounds:
  * in each, 10 clients log in back to back while one client polls `/health` one request at a time;
  * the floor is `/health` with no logins, in the same rounds.
  *
- * `--one-worker` adds a third process with PASSWORD_WORKERS=1.
+ * `--all-cores` adds a third process with one worker per core (PASSWORD_WORKERS=cores), to compare
+ * with the default (the cores but one).
  *
  * Run with the test services up (database `bpt_login_health_bench` on `BENCH_DATABASE_ADMIN_URL`,
  * default the test cluster, recreated; the services migrate it at start):
  *
  *   deno run --allow-net --allow-env --allow-read --allow-run bench/login_health_bench.ts \
- *     [--rounds 4] [--seconds 4] [--logins 10] [--one-worker]
+ *     [--rounds 4] [--seconds 4] [--logins 10] [--all-cores]
  */
 import { benchConfig } from "./bench_app.ts";
 import { loadConfig } from "../src/core/config.ts";
@@ -39,7 +41,18 @@ type Variant = {
   logins: number;
   loginMs: number;
   failures: number;
+  /** CPU seconds of the process's main thread (the event loop) during the login phases. */
+  mainCpuS: number;
 };
+
+/** CPU seconds (user + system) of the main thread of process `pid` (/proc, Linux). */
+function mainThreadCpuS(pid: number): number {
+  // Through cat: Deno asks for --allow-all to read another process's /proc entries.
+  const out = new Deno.Command("cat", { args: [`/proc/${pid}/task/${pid}/stat`] }).outputSync();
+  const stat = new TextDecoder().decode(out.stdout);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+}
 
 async function start(name: string, env: Record<string, string>): Promise<Variant> {
   const port = freePort();
@@ -60,16 +73,32 @@ async function start(name: string, env: Record<string, string>): Promise<Variant
       NO_COLOR: "1",
       ...env,
     },
-    stdout: "null",
+    stdout: "inherit", // error lines only (LOG_LEVEL=error)
     stderr: "inherit",
   }).spawn();
   const base = `http://127.0.0.1:${port}`;
+  let exited = false;
+  child.status.then(() => exited = true);
   for (const until = Date.now() + 30_000; Date.now() < until; await delay(100)) {
+    // Exited: the port was taken (freePort races with other processes), or start-up failed.
+    if (exited) throw new Error(`${name}: the service exited on start`);
     const up = await fetch(`${base}/health`).then(async (res) => {
       await res.body?.cancel();
       return res.ok;
     }).catch(() => false);
-    if (up) return { name, base, child, idle: [], loaded: [], logins: 0, loginMs: 0, failures: 0 };
+    if (up) {
+      return {
+        name,
+        base,
+        child,
+        idle: [],
+        loaded: [],
+        logins: 0,
+        loginMs: 0,
+        failures: 0,
+        mainCpuS: 0,
+      };
+    }
   }
   throw new Error(`${name}: the service did not start`);
 }
@@ -83,10 +112,12 @@ async function timeHealth(base: string): Promise<number> {
 
 // Sequential start: the first one migrates the fresh database.
 const inline = await start("inline (PASSWORD_WORKERS=0)", { PASSWORD_WORKERS: "0" });
-const pooled = await start(`worker pool (${navigator.hardwareConcurrency} workers)`, {});
+const workers = loadConfig({}).passwordPool.workers;
+const pooled = await start(`worker pool (default, ${workers})`, {});
 const variants = [inline, pooled];
-if (Deno.args.includes("--one-worker")) {
-  variants.push(await start("worker pool (1 worker)", { PASSWORD_WORKERS: "1" }));
+if (Deno.args.includes("--all-cores")) {
+  const cores = String(navigator.hardwareConcurrency);
+  variants.push(await start(`worker pool (${cores}, the cores)`, { PASSWORD_WORKERS: cores }));
 }
 
 const email = `login-health-${crypto.randomUUID()}@example.com`;
@@ -120,6 +151,7 @@ async function round(v: Variant): Promise<void> {
   for (const until = performance.now() + 1000; performance.now() < until;) {
     v.idle.push(await timeHealth(v.base));
   }
+  const cpuBefore = mainThreadCpuS(v.child.pid);
   const until = performance.now() + seconds * 1000;
   const loops = Array.from({ length: logins }, () => loginLoop(v, until));
   await delay(200); // let every client have a login in flight
@@ -128,6 +160,7 @@ async function round(v: Variant): Promise<void> {
     await delay(5);
   }
   await Promise.all(loops);
+  v.mainCpuS += mainThreadCpuS(v.child.pid) - cpuBefore;
 }
 
 for (let r = 0; r < rounds; r++) {
@@ -139,12 +172,16 @@ console.log(
   `/health latency (ms) during ${logins} concurrent logins, shipped cost ` +
     `(${shipped.memoryKib} KiB, ${shipped.iterations} passes), ${rounds} rounds × ${seconds} s`,
 );
-console.log("variant                          idle p50  idle p99  load p50  load p99  logins/s");
+console.log(
+  "variant                          idle p50  idle p99  load p50  load p99  logins/s  " +
+    "event-loop CPU ms/login",
+);
 for (const v of variants) {
   console.log(
     `${v.name.padEnd(32)} ${fmt(percentile(v.idle, 50))}   ${fmt(percentile(v.idle, 99))}   ` +
       `${fmt(percentile(v.loaded, 50))}   ${fmt(percentile(v.loaded, 99))}   ` +
-      `${(v.logins / (rounds * seconds)).toFixed(1).padStart(6)}` +
+      `${(v.logins / (rounds * seconds)).toFixed(1).padStart(6)}    ` +
+      `${(v.mainCpuS * 1000 / v.logins).toFixed(1).padStart(6)}` +
       (v.failures ? `  (${v.failures} failed logins)` : ""),
   );
 }
@@ -169,6 +206,14 @@ record({
   unit: "ms",
   better: "lower",
   floor: { name: "/health p50, no logins", value: percentile(pooled.idle, 50) },
+});
+record({
+  bench: "login_health",
+  cell: "event-loop CPU per login, worker pool",
+  value: pooled.mainCpuS * 1000 / pooled.logins,
+  unit: "ms",
+  better: "lower",
+  floor: { name: "hashing inline (before)", value: inline.mainCpuS * 1000 / inline.logins },
 });
 record({
   bench: "login_health",

@@ -138,8 +138,11 @@ Deno.test("a closed pool refuses new work with 503 instead of hanging", async ()
   );
 });
 
-Deno.test("PASSWORD_WORKERS defaults to the cores and 0 hashes inline", () => {
-  assert.equal(loadConfig({}).passwordPool.workers, navigator.hardwareConcurrency);
+Deno.test("PASSWORD_WORKERS defaults to the cores but one and 0 hashes inline", () => {
+  assert.equal(
+    loadConfig({}).passwordPool.workers,
+    Math.max(1, navigator.hardwareConcurrency - 1),
+  );
   assert.deepEqual(loadConfig({ PASSWORD_WORKERS: "0", PASSWORD_QUEUE_MAX: "5" }).passwordPool, {
     workers: 0,
     queueMax: 5,

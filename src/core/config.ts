@@ -68,8 +68,9 @@ export const configSchema = z
     REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     PASSWORD_MEMORY_KIB: z.coerce.number().int().min(1024).max(4_194_304).default(19_456),
     PASSWORD_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
+    // One core is left to the event loop, Postgres and Redis (bench/login_health_bench.ts).
     PASSWORD_WORKERS: z.coerce.number().int().min(0).max(64)
-      .default(navigator.hardwareConcurrency || 1),
+      .default(Math.max(1, (navigator.hardwareConcurrency || 1) - 1)),
     PASSWORD_QUEUE_MAX: z.coerce.number().int().min(1).max(100_000).default(64),
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
