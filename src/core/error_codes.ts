@@ -63,7 +63,7 @@ export const errorCodes = {
   revocation_pending: [503, "The revocation could not be published yet; retry"],
   password_checks_busy: [
     503,
-    "Too many sign-ins are waiting for a password check; retry after `Retry-After`",
+    "Too many sign-ins wait for a password check; retry after `Retry-After`",
   ],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -146,8 +146,19 @@ export function onScrape(hook: () => void | Promise<void>): () => void {
   return () => hooks.delete(hook);
 }
 
-/** Renders every metric in the Prometheus text format, after the scrape hooks ran. */
-export async function scrape(): Promise<string> {
+let last: Promise<unknown> = Promise.resolve();
+
+/**
+ * Renders every metric in the Prometheus text format, after the scrape hooks ran. Scrapes run one
+ * after the other: each resets the gauges its hooks add to.
+ */
+export function scrape(): Promise<string> {
+  const next = last.then(scrapeOnce, scrapeOnce);
+  last = next.catch(() => {});
+  return next;
+}
+
+async function scrapeOnce(): Promise<string> {
   for (const gauge of scrapedGauges) gauge.reset();
   await Promise.all([...hooks].map(async (hook) => {
     try {
