@@ -2,7 +2,8 @@
  * Hono's own middleware against this app's forks of it (src/http/middleware.ts, the router cache
  * in src/http/openapi.ts): CPU per request of a small JSON POST through `app.fetch` in this
  * process, each fork and Hono's original in the same run, interleaved in rounds. A fork stays only
- * where it pays; its comment carries the figure printed here.
+ * where it pays; its comment carries the figure printed here. Last, what the request metric
+ * (`requestMetrics`, /metrics) adds to a request: the same app with it and without it.
  *
  *   deno run bench/middleware_bench.ts [--rounds 7] [--requests 20000]
  */
@@ -15,7 +16,12 @@ import { RegExpRouter } from "hono/router/reg-exp-router";
 import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
 import type { MiddlewareHandler } from "hono";
-import { corsHeaders, declaredBodyLimit, requestId } from "../src/http/middleware.ts";
+import {
+  corsHeaders,
+  declaredBodyLimit,
+  requestId,
+  requestMetrics,
+} from "../src/http/middleware.ts";
 import { CachedRouter } from "../src/http/openapi.ts";
 
 const arg = (name: string, fallback: number) => {
@@ -131,3 +137,26 @@ for (const [name, fork, hono] of pairs) {
     met: mf <= mh,
   });
 }
+
+// What the request metric costs: the app with requestMetrics against the same app without it.
+const withMetrics: Variant = { name: "with", app: app(requestMetrics as MiddlewareHandler) };
+const without: Variant = { name: "without", app: app(undefined) };
+await Promise.all([run(withMetrics), run(without)]);
+const w: number[] = [], o: number[] = [];
+for (let r = 0; r < rounds; r++) {
+  const order = r % 2 === 0 ? [withMetrics, without] : [without, withMetrics];
+  for (const v of order) (v === withMetrics ? w : o).push(await run(v));
+}
+const mw = median(w), mo = median(o);
+console.log(
+  `request metric: ${mw.toFixed(2)} µs with, ${mo.toFixed(2)} µs without, ` +
+    `+${(mw - mo).toFixed(2)} µs per request (${(mw / mo).toFixed(3)}×)`,
+);
+record({
+  bench: "middleware",
+  cell: "request metric (route template, status, latency histogram), µs per request",
+  value: mw,
+  unit: "µs",
+  better: "lower",
+  floor: { name: "the same app without it", value: mo },
+});

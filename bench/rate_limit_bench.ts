@@ -158,6 +158,7 @@ async function run(setup: Setup, count: number) {
   await app.request(`/api/streams/${stream}`, { method: "DELETE", headers: headers(1) });
   deps.hub.close();
   deps.live.close();
+  deps.passwords.close();
   return {
     sent,
     statuses: Object.fromEntries(statuses),

@@ -118,6 +118,14 @@ const benches: Bench[] = [
     quickArgs: ["--rides", "10", "--licensed-rides", "7"],
     services: ["test"],
   },
+  // The real process twice (hashing inline and on the worker pool), the shipped password cost.
+  {
+    name: "login_health",
+    permissions: [...net, "--allow-run"],
+    args: [],
+    quickArgs: ["--rounds", "1", "--seconds", "2"],
+    services: ["test"],
+  },
   {
     name: "revocation",
     permissions: ["--allow-net", "--allow-env"],

@@ -19,6 +19,7 @@
  *
  * `--quick` shortens every run (2 s wrk runs, 10 messages) to check the bench itself.
  */
+import { createPasswordHasher } from "../src/auth/password_pool.ts";
 import { createCredentialCache } from "../src/auth/credential_cache.ts";
 import { createRevocations } from "../src/auth/revocations.ts";
 import { Redis as RespClient } from "../tests/deps/ioredis.ts";
@@ -871,6 +872,7 @@ async function main(): Promise<void> {
         log,
         revocations: createRevocations(live, { retentionMs: 3_600_000, log }),
         credentials: createCredentialCache(),
+        passwords: createPasswordHasher({ workers: 0, queueMax: 1, log }),
       };
       const stubbed: Deps = {
         ...deps,

@@ -359,6 +359,7 @@ for (const [label, path] of queries) {
 
 resp.disconnect();
 deps.hub.close();
+deps.passwords.close();
 await server.shutdown();
 await hello.shutdown();
 await sql.end();

@@ -15,7 +15,9 @@ import {
   noStore,
   requestId,
   requestLog,
+  requestMetrics,
 } from "./http/middleware.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { credentialLimit } from "./http/credential_limit.ts";
 import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter, type OpenApiDocument, publicUnlessSecured } from "./http/openapi.ts";
@@ -34,6 +36,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   const origins = deps.config.corsOrigins;
 
   app.use(
+    requestMetrics,
     requestId,
     async (c, next) => {
       c.set("deps", deps);
@@ -90,6 +93,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   if (deps.config.rateLimitPerMinute > 0) app.use("/api/*", rateLimit(deps));
 
   app.route("/", healthRoutes());
+  // Without a token, /metrics is not on the API's port (404): METRICS_PORT may serve it apart.
+  if (deps.config.metrics.token) app.route("/", metricsRoutes(deps.config.metrics.token));
   app.route("/api/auth", authRoutes());
   app.route("/api/users", userRoutes());
   app.route("/api/workouts", workoutRoutes());

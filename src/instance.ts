@@ -2,7 +2,9 @@ import { createApp } from "./app.ts";
 import { createTokenIssuer } from "./auth/tokens.ts";
 import type { Config } from "./core/config.ts";
 import { createSql } from "./db/client.ts";
-import { createDeps } from "./wiring.ts";
+import { createDeps, watchInstance } from "./wiring.ts";
+import { metrics } from "./core/metrics.ts";
+import { metricsApp } from "./routes/metrics.ts";
 import { startRefreshDrain } from "./db/timescale.ts";
 import { type Logger, withFields } from "./core/log.ts";
 import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
@@ -49,6 +51,15 @@ export async function startInstance(
       }),
   }, app.fetch);
 
+  const unwatch = watchInstance(deps);
+  // /metrics on a port of its own (loopback by default), for a scraper the API's port hides it from.
+  const metricsServer = config.metrics.port === undefined ? undefined : Deno.serve({
+    hostname: config.metrics.host,
+    port: config.metrics.port,
+    onListen: ({ hostname, port }) =>
+      log.info("metrics listening", { url: `http://${hostname}:${port}/metrics` }),
+  }, metricsApp(config.metrics.token).fetch);
+
   let sweeping = false;
   // The telemetry retention (TELEMETRY_RETENTION_DAYS) runs from the same tick, at most hourly.
   let retentionRanAt = -Infinity;
@@ -57,7 +68,11 @@ export async function startInstance(
       if (sweeping) return;
       sweeping = true;
       await sweepIdleWorkouts(deps)
-        .catch((err) => log.warn("idle sweep failed", { err: String(err) }))
+        .then(() => metrics.sweeps.inc({ outcome: "ok" }))
+        .catch((err) => {
+          metrics.sweeps.inc({ outcome: "failed" });
+          log.warn("idle sweep failed", { err: String(err) });
+        })
         .finally(() => sweeping = false);
       if (config.telemetryRetentionDays > 0 && Date.now() - retentionRanAt >= retentionIntervalMs) {
         retentionRanAt = Date.now();
@@ -83,6 +98,9 @@ export async function startInstance(
       await drain.stop();
       deps.hub.close(); // ends open SSE responses, which would otherwise hold the shutdown
       await server.shutdown();
+      deps.passwords.close(); // after the last request: a sign-in in flight still finishes
+      await metricsServer?.shutdown();
+      unwatch();
       await deps.revocations.close();
       deps.live.close();
       await sql.end({ timeout: 5 });

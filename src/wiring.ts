@@ -1,4 +1,5 @@
 import { createCredentialCache } from "./auth/credential_cache.ts";
+import { createPasswordHasher } from "./auth/password_pool.ts";
 import { createRevocations } from "./auth/revocations.ts";
 import type { TokenIssuer } from "./auth/tokens.ts";
 import type { Sql } from "./db/client.ts";
@@ -10,6 +11,8 @@ import { sseSlots } from "./streams/sse_slots.ts";
 import { streamStore } from "./streams/store.ts";
 import { maxRideSpanMs } from "./core/sample.ts";
 import { createLiveStore, type LiveStore } from "./live/store.ts";
+import { metrics, onScrape } from "./core/metrics.ts";
+import { withTimeout } from "./live/store.ts";
 import { workoutLive } from "./live/workout_live.ts";
 
 /**
@@ -63,5 +66,31 @@ export function createDeps(
     log,
     revocations,
     credentials,
+    passwords: createPasswordHasher({ ...config.passwordPool, log }),
   };
+}
+
+/**
+ * Adds an instance's states to `/metrics` on every scrape: its SSE viewers and watched streams,
+ * its Postgres pool, the sign-ins waiting for a password worker, and the live rides in the
+ * database (one indexed count, given 1 s). Returns the removal, for the instance's stop.
+ */
+export function watchInstance(deps: Deps): () => void {
+  return onScrape(async () => {
+    const hub = deps.hub.stats();
+    metrics.sseViewers.inc(hub.viewers);
+    metrics.sseStreams.inc(hub.watchedStreams);
+    const pool = deps.sql.poolStats();
+    metrics.poolMax.inc(pool.max);
+    metrics.poolWaiting.inc(pool.waiting);
+    for (const state of ["busy", "idle", "connecting", "reserved"] as const) {
+      metrics.poolConnections.inc({ state }, pool[state]);
+    }
+    metrics.passwordQueue.inc(deps.passwords.queued());
+    const rows = await withTimeout(
+      deps.sql<{ n: number }[]>`select count(*)::int as n from workouts where status = 'active'`,
+      1000,
+    );
+    if (rows) metrics.liveRides.inc(rows[0].n);
+  });
 }

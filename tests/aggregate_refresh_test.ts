@@ -134,6 +134,7 @@ Deno.test.beforeAll(async () => {
 Deno.test.afterAll(async () => {
   deps?.hub.close();
   deps?.live.close();
+  deps?.passwords.close();
   await db?.close();
 });
 

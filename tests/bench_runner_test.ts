@@ -45,9 +45,15 @@ Deno.test("deno task bench writes each figure beside its floor into the page's t
       written,
       new RegExp(`Run of \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC, commit \`${commit}\``),
     );
-    // Four middleware forks, each against Hono's own, and the two synthetic rides' summaries.
-    const rows = written.split("\n").filter((line) => line.startsWith("| middleware |"));
+    // Four middleware forks, each against Hono's own, the request metric against the app
+    // without it, and the two synthetic rides' summaries.
+    const middleware = written.split("\n").filter((line) => line.startsWith("| middleware |"));
+    const rows = middleware.filter((line) => line.includes(" fork, "));
     assert.equal(rows.length, 4);
+    const metric = middleware.filter((line) => line.includes("| request metric "));
+    assert.equal(metric.length, 1);
+    assert.match(metric[0].split(" | ")[3], /^the same app without it: \d+\.\d+ µs$/);
+    assert.equal(middleware.length, 5);
     for (const row of rows) {
       const cells = row.split(" | ");
       assert.match(cells[2], /^\d[\d,]*(\.\d+)? µs$/);

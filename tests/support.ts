@@ -99,6 +99,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
       await deps.revocations.close();
       deps.hub.close();
       deps.live.close();
+      deps.passwords.close();
       await sql.end({ timeout: 5 });
     },
   };

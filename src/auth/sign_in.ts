@@ -5,7 +5,7 @@ import type { Sql } from "../db/client.ts";
 import { findLogin, getUser, insertUser, touchLogin, type User } from "../users/queries.ts";
 import { signInWithIdentity } from "./identity_queries.ts";
 import { createOidcVerifier, type OidcVerifier } from "./oidc.ts";
-import { hashPassword, verifyPassword } from "./passwords.ts";
+import type { PasswordHasher } from "./password_pool.ts";
 import type { Revocations } from "./revocations.ts";
 import { hashSecret, randomSecret } from "../core/secrets.ts";
 import {
@@ -23,6 +23,7 @@ export type SignInDeps = {
   tokens: TokenIssuer;
   revocations: Revocations;
   log: Logger;
+  passwords: Pick<PasswordHasher, "hash" | "verify">;
 };
 
 /** Counts password attempts per account (src/http/login_limits.ts, bound to its Redis). */
@@ -74,7 +75,7 @@ export async function register(
   deps: SignInDeps,
   input: { email: string; password: string; displayName?: string },
 ): Promise<SignedIn> {
-  const passwordHash = await hashPassword(input.password, deps.config.passwordCost);
+  const passwordHash = await deps.passwords.hash(input.password, deps.config.passwordCost);
   const user = await insertUser(deps.sql, {
     email: input.email,
     passwordHash,
@@ -100,11 +101,15 @@ export async function signIn(
   await attempts.limit(input.email);
   const account = await findLogin(deps.sql, input.email);
   if (!account?.passwordHash) {
-    decoyHash ??= hashPassword(randomSecret(), deps.config.passwordCost);
-    await verifyPassword(input.password, await decoyHash);
+    // A failed hash (a full queue) is not kept: the next unknown email tries again.
+    decoyHash ??= deps.passwords.hash(randomSecret(), deps.config.passwordCost).catch((err) => {
+      decoyHash = undefined;
+      throw err;
+    });
+    await deps.passwords.verify(input.password, await decoyHash);
     throw badCredentials();
   }
-  if (!(await verifyPassword(input.password, account.passwordHash))) throw badCredentials();
+  if (!(await deps.passwords.verify(input.password, account.passwordHash))) throw badCredentials();
   await attempts.reset(input.email);
   await touchLogin(deps.sql, account.id);
   const user = await getUser(deps.sql, account.id);

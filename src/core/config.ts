@@ -68,6 +68,13 @@ export const configSchema = z
     REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     PASSWORD_MEMORY_KIB: z.coerce.number().int().min(1024).max(4_194_304).default(19_456),
     PASSWORD_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
+    // One core is left to the event loop, Postgres and Redis (bench/login_health_bench.ts).
+    PASSWORD_WORKERS: z.coerce.number().int().min(0).max(64)
+      .default(Math.max(1, (navigator.hardwareConcurrency || 1) - 1)),
+    PASSWORD_QUEUE_MAX: z.coerce.number().int().min(1).max(100_000).default(64),
+    METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    METRICS_HOST: z.string().min(1).default("127.0.0.1"),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
     REUSE_PORT: booleanText.default(false),
     // Worker-thread instances are gone (one process per core with REUSE_PORT serves the same);
@@ -151,6 +158,13 @@ export type Config = {
   };
   refreshTokenTtlDays: number;
   passwordCost: { memoryKib: number; iterations: number };
+  /** Worker threads that hash passwords (0: on the event loop), and the jobs that may wait. */
+  passwordPool: { workers: number; queueMax: number };
+  /**
+   * `GET /metrics` (Prometheus): on the API's port behind `Authorization: Bearer <token>` when
+   * `token` is set (else 404 there), and on a listener of its own at `host:port` when `port` is.
+   */
+  metrics: { token: string | undefined; port: number | undefined; host: string };
   shutdownTimeoutMs: number;
   /**
    * Listen with SO_REUSEPORT, so several processes (one per core is the useful most) share the
@@ -226,6 +240,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
     passwordCost: { memoryKib: e.PASSWORD_MEMORY_KIB, iterations: e.PASSWORD_ITERATIONS },
+    passwordPool: { workers: e.PASSWORD_WORKERS, queueMax: e.PASSWORD_QUEUE_MAX },
+    metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     reusePort: e.REUSE_PORT,
     workoutIdleTimeoutS: e.WORKOUT_IDLE_TIMEOUT_S,

@@ -65,6 +65,10 @@ export const errorCodes = {
   service_unavailable: [503, "The database or Redis is unavailable; retry after `Retry-After`"],
   provider_unavailable: [503, "The OpenID Connect provider could not be reached"],
   revocation_pending: [503, "The revocation could not be published yet; retry"],
+  password_checks_busy: [
+    503,
+    "Too many sign-ins wait for a password check; retry after `Retry-After`",
+  ],
 } as const satisfies Record<string, readonly [number, string]>;
 
 /** One error code. */

@@ -116,6 +116,44 @@ export function toApiError(err: unknown): ApiError | undefined {
   return undefined;
 }
 
+/** What failed and how, for `bpt_dependency_errors_total` (a bounded set of kinds). */
+export type DependencyErrorKind = { dependency: "postgres" | "redis"; kind: string };
+
+/**
+ * The dependency and kind of a database or Redis error, as toApiError reads it: the SQLSTATE or
+ * connection error code for Postgres; for Redis the reply's first word (LOADING, ERR, …),
+ * `http_<status>` when the endpoint answered an error, or `unreachable`. Undefined for anything
+ * else (the caller's mistakes, bugs).
+ */
+export function dependencyErrorKind(err: unknown): DependencyErrorKind | undefined {
+  if (err instanceof ApiError || err instanceof HTTPException) return undefined;
+  if (
+    err instanceof Error &&
+    (err.name === "UpstashError" || err.name === "UpstashJSONParseError" ||
+      err.name === "RestError" || err.name === "RedisReplyError")
+  ) {
+    const word = /^[A-Z]+(?=\b)/.exec(redisErrorText(err.message))?.[0];
+    if (word && word.length <= 20) return { dependency: "redis", kind: word };
+    if (err.name === "UpstashJSONParseError") return { dependency: "redis", kind: "bad_reply" };
+    const status = (err as { status?: unknown }).status;
+    return {
+      dependency: "redis",
+      kind: typeof status === "number" && status > 0 ? `http_${status}` : "unreachable",
+    };
+  }
+  if (err instanceof TypeError && /fetch|connect|network|refused/i.test(err.message)) {
+    return { dependency: "redis", kind: "unreachable" };
+  }
+  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") {
+    const code = err.code;
+    if (/^[0-9A-Z]{5}$/.test(code) || connectionErrorCodes.has(code)) {
+      return { dependency: "postgres", kind: code };
+    }
+  }
+  if (isClosedSocket(err)) return { dependency: "postgres", kind: "closed_socket" };
+  return undefined;
+}
+
 /** One Redis command's error reply (in a pipeline that itself succeeded). */
 export class RedisReplyError extends Error {
   override name = "RedisReplyError";

@@ -1,4 +1,5 @@
 import type { Logger } from "../core/log.ts";
+import { metrics } from "../core/metrics.ts";
 import type { Sql } from "./client.ts";
 
 /** The TimescaleDB edition of a server, from `timescaledb.license`. */
@@ -137,6 +138,11 @@ export function isTransientRefreshError(err: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+function countRefresh(outcome: "ok" | "failed", tries: number): void {
+  metrics.aggregateRefreshes.inc({ outcome });
+  if (tries > 1) metrics.aggregateRefreshRetries.inc(tries - 1);
+}
+
 /** Refreshes one window, trying again after each delay while the failure is transient. */
 async function refreshWithRetry(
   sql: Sql,
@@ -147,9 +153,13 @@ async function refreshWithRetry(
   for (let tries = 1;; tries++) {
     try {
       await refreshOnce(sql, name, window);
+      countRefresh("ok", tries);
       return { tries };
     } catch (error) {
-      if (tries > delaysMs.length || !isTransientRefreshError(error)) return { tries, error };
+      if (tries > delaysMs.length || !isTransientRefreshError(error)) {
+        countRefresh("failed", tries);
+        return { tries, error };
+      }
       await sleep(delaysMs[tries - 1] * (0.5 + Math.random()));
     }
   }
@@ -431,10 +441,13 @@ export function startRefreshDrain(
     let again = intervalMs;
     try {
       const result = await drainPendingRefreshes(sql, { log: options.log });
+      metrics.drainPasses.inc({ outcome: result.failed > 0 ? "failed" : "ok" });
+      if (result.claimed > 0) metrics.drainClaimed.inc(result.claimed);
       if (result.claimed >= drainBatch) again = 0;
       if (failing) options.log.info("pending aggregate refreshes drain again");
       failing = false;
     } catch (err) {
+      metrics.drainPasses.inc({ outcome: "failed" });
       if (!failing) {
         options.log.warn("draining pending aggregate refreshes failed", { err: errorText(err) });
       }

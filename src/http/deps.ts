@@ -1,4 +1,5 @@
 import type { CredentialCache } from "../auth/credential_cache.ts";
+import type { PasswordHasher } from "../auth/password_pool.ts";
 import type { Revocations } from "../auth/revocations.ts";
 import type { TokenIssuer } from "../auth/tokens.ts";
 import type { Config } from "../core/config.ts";
@@ -35,6 +36,8 @@ export type Deps = {
   revocations: Revocations;
   /** Authentication's in-memory caches (API keys by hash, the `API_KEY_RIDER` id). */
   credentials: CredentialCache;
+  /** Argon2id hashing on worker threads; closed by the instance after its last request. */
+  passwords: PasswordHasher;
 };
 
 /** Hono's environment for this app: the variables middleware sets on `c.var`. */

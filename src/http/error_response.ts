@@ -1,5 +1,6 @@
 import type { Context } from "hono";
-import { ApiError, type ErrorBody, toApiError } from "../core/errors.ts";
+import { ApiError, dependencyErrorKind, type ErrorBody, toApiError } from "../core/errors.ts";
+import { metrics } from "../core/metrics.ts";
 import type { Logger } from "../core/log.ts";
 
 /** Builds the JSON error response for a context. */
@@ -17,6 +18,8 @@ export function errorResponse(c: Context, err: ApiError): Response {
 /** Hono's onError handler: known errors keep their status, everything else is a fixed 500. */
 export function handleError(log: Logger) {
   return (err: Error, c: Context): Response => {
+    const failed = dependencyErrorKind(err);
+    if (failed) metrics.dependencyErrors.inc(failed);
     const known = toApiError(err);
     if (known) {
       if (known.status >= 500) {

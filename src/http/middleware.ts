@@ -1,6 +1,8 @@
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
+import { matchedRoutes } from "hono/route";
+import { metrics } from "../core/metrics.ts";
 import type { AppEnv } from "./deps.ts";
 
 /**
@@ -101,3 +103,28 @@ export const noStore = createMiddleware<AppEnv>(async (c, next) => {
 
 /** The Content-Security-Policy of every answer except the /docs page: nothing may load or frame it. */
 export const apiContentSecurityPolicy = { defaultSrc: ["'none'"], frameAncestors: ["'none'"] };
+
+const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/**
+ * Counts every request into `bpt_http_request_duration_seconds` by method, route template and
+ * status. The template is the path of the last route Hono matched (`/api/workouts/:id`), never the
+ * raw path, so the label set stays bounded; a request no route matched (a 404, a 405, a preflight)
+ * is `unmatched`, and a method outside the usual ones `OTHER`. Cost (bench/middleware_bench.ts on
+ * 2026-12-02, the app's JSON POST through `app.fetch`, machine under load 6–8): +2.2 µs per request
+ * (32.8 against 30.6 µs, 1.07×; +4.3 µs in a noisier run), of which about 1.7 µs is Hono's cost of
+ * one more middleware layer and ~0.6 µs prom-client's `observe` (caching labelled children was
+ * slower: prom-client hashes the labels either way).
+ */
+export const requestMetrics = createMiddleware<AppEnv>(async (c, next) => {
+  const started = performance.now();
+  await next();
+  const routes = matchedRoutes(c);
+  const last = routes[routes.length - 1];
+  const method = c.req.method;
+  metrics.httpRequests.observe({
+    method: knownMethods.has(method) ? method : "OTHER",
+    route: last && last.method !== "ALL" ? last.path : "unmatched",
+    status: c.res.status,
+  }, (performance.now() - started) / 1000);
+});

@@ -1,6 +1,7 @@
 import { Redis } from "@upstash/redis";
 import { type LiveKeys, liveKeys } from "./keys.ts";
 import { type RestTransport, restTransport } from "./transport.ts";
+import { traced, tracing } from "../core/tracing.ts";
 
 /** The live store: an Upstash REST client plus the project's key prefix. */
 export type LiveStore = {
@@ -40,7 +41,7 @@ export function createLiveStore(
     responseEncoding: false,
     automaticDeserialization: false,
   });
-  const transport = restTransport({
+  const plain = restTransport({
     url: options.url,
     token: options.token,
     retries: options.retries ?? 2,
@@ -48,6 +49,18 @@ export function createLiveStore(
     // Its one caller posts messages (a write): a request that may have run is never sent again.
     delivery: "at-most-once",
   });
+  // With OTEL_DENO=true each pipeline is a span (fetch-based clients get one from the runtime).
+  const transport: RestTransport = tracing
+    ? {
+      ...plain,
+      send: (commands) =>
+        traced("redis pipeline", {
+          "db.system": "redis",
+          "db.operation": commands[0]?.[0] ?? "",
+          "redis.commands": commands.length,
+        }, () => plain.send(commands)),
+    }
+    : plain;
   return {
     redis,
     raw,

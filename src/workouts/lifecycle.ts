@@ -6,6 +6,8 @@ import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
 import type { WorkoutLive } from "../live/workout_live.ts";
 import { ApiError, notFound, toApiError, UnavailableError } from "../core/errors.ts";
+import { metrics } from "../core/metrics.ts";
+import { traced } from "../core/tracing.ts";
 import { normalizeSamples } from "./sample_input.ts";
 import {
   archiveWorkout,
@@ -70,6 +72,7 @@ export async function startWorkout(
     throw err;
   });
   await deps.workoutLive.open(workout.id, input.userId);
+  metrics.ridesStarted.inc();
   return workout;
 }
 
@@ -137,7 +140,7 @@ export async function completeWorkout(
       ? await deps.streams.boundSamples(workout.streamName, workout.id)
       : [];
     const samples = [...page.samples, ...legacy];
-    const result = await archive(deps, { ...ids, samples, liveDataGap });
+    const result = await archive(deps, { ...ids, samples, liveDataGap, source: "live" });
     if (!result) {
       await deps.workoutLive.remove(ids.workoutId).catch(() => {});
       throw notActiveAnymore(await getWorkout(deps.sql, ids));
@@ -181,6 +184,7 @@ export async function importWorkout(
     userId: input.userId,
     samples: input.samples,
     alsoInTransaction: alsoInTransaction && ((tx) => alsoInTransaction(workout.id, tx)),
+    source: "import",
   }).catch(async (err) => {
     await deps.sql`delete from workouts where id = ${workout.id}`.catch(() => {});
     throw err;
@@ -190,6 +194,11 @@ export async function importWorkout(
   return { workout: result, archivedSamples: input.samples.length, entries: 0 };
 }
 
+/**
+ * Archives samples into a workout: normalised, summarised and written in one transaction;
+ * timed into `bpt_archive_duration_seconds` (outcome ok, not_active or failed) and, when it
+ * commits, sized into `bpt_archive_samples`.
+ */
 async function archive(
   deps: WorkoutDeps,
   input: {
@@ -199,7 +208,32 @@ async function archive(
     alsoInTransaction?: (tx: Sql) => Promise<void>;
     /** Live samples were lost before this archive (marked in the summary). */
     liveDataGap?: boolean;
+    /** A live ride completed, or a file imported (the metrics' label). */
+    source: "live" | "import";
   },
+): Promise<WorkoutRow | undefined> {
+  const started = performance.now();
+  let outcome = "failed";
+  try {
+    const row = await traced("archive", {
+      "workout.id": input.workoutId,
+      "archive.source": input.source,
+      "archive.samples": input.samples.length,
+    }, () => archiveOnce(deps, input));
+    outcome = row ? "ok" : "not_active";
+    if (row) metrics.archiveSamples.observe({ source: input.source }, input.samples.length);
+    return row;
+  } finally {
+    metrics.archiveDuration.observe(
+      { source: input.source, outcome },
+      (performance.now() - started) / 1000,
+    );
+  }
+}
+
+async function archiveOnce(
+  deps: WorkoutDeps,
+  input: Parameters<typeof archive>[1],
 ): Promise<WorkoutRow | undefined> {
   const samples = normalizeSamples(input.samples);
   // The FTP in force when the ride started (its first sample); a ride without samples has no
@@ -255,6 +289,7 @@ export async function sweepIdleWorkouts(deps: WorkoutDeps, now = Date.now()): Pr
     try {
       await completeWorkout(deps, { workoutId, userId: row.userId });
       completed++;
+      metrics.sweptRides.inc();
       deps.log.info("idle workout archived", { workoutId });
     } catch (err) {
       deps.log.warn("idle workout not archived; will retry", { workoutId, err: String(err) });

@@ -79,7 +79,16 @@ function Postgres(a, b) {
     listen,
     begin,
     close,
-    end
+    end,
+    // patched, see PATCHED.md: what the pool's connections are doing, for /metrics
+    poolStats: () => ({
+      max: options.max,
+      busy: busy.length + full.length,
+      idle: open.length,
+      connecting: connecting.length,
+      reserved: reserved.length,
+      waiting: queries.length
+    })
   })
 
   return sql

@@ -704,6 +704,8 @@ declare namespace postgres {
     PostgresError: typeof PostgresError;
 
     options: ParsedOptions<TTypes>;
+    /** Patched (PATCHED.md): the pool's connections by state, and the queries waiting for one. */
+    poolStats(): { max: number; busy: number; idle: number; connecting: number; reserved: number; waiting: number };
     parameters: ConnectionParameters;
 
     end(options?: { timeout?: number | undefined } | undefined): Promise<void>;
