@@ -64,6 +64,7 @@ async function rowsOf(userId: string): Promise<Record<string, number>> {
     "workouts",
     "telemetry",
     "workout_efforts",
+    "effort_records",
     "ftp_history",
     "auth_sessions",
     "refresh_tokens",
