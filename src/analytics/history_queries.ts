@@ -1,6 +1,7 @@
 /**
  * SQL for the history analytics: totals per local day, week, month or year in the rider's time
- * zone and zone times from the `workout_totals_15m` rollup (the workout totals migration),
+ * zone from `workout_totals`, zone times from its `workout_totals_15m` rollup (the workout
+ * totals migration),
  * records from `effort_records`, yearly bests and the FTP estimate from `workout_efforts`, the FTP
  * history from `ftp_history`.
  *
@@ -55,11 +56,11 @@ function badTimeZone(err: unknown, timeZone: string): never {
  * nulls out (a ride without TSS adds 0 TSS) and are 0 when no ride has the value. With `period`,
  * the days are summed per ISO week, month or year instead, `date` being its first day.
  *
- * The rollup's 15-minute UTC buckets are re-bucketed into local days: a bucket whose first and
- * last ride start on the same local day belongs to it whole. Should any bucket of the range start
- * rides on two local days (impossible with real zones, whose offsets are multiples of 15
- * minutes), the range is read again with such buckets taken ride by ride, so the answer is exact
- * in every zone.
+ * Read ride by ride from `workout_totals` (one row per ride, indexed on user and start), each
+ * ride's local day computed once: exact in every zone, DST changes and historical offsets
+ * included. The 15-minute rollup holds one ride per bucket for one rider, so re-bucketing it into
+ * local days saved no rows and cost a grouping of its own on the Apache edition's view: weekly
+ * totals over five years measured 1.9× the Postgres CPU time of this read (5.3 against 2.8 ms).
  */
 export async function dailyTotals(
   sql: Sql,
@@ -72,104 +73,72 @@ export async function dailyTotals(
   const lower = new Date(Date.parse(`${from}T00:00:00Z`) - dayMs);
   const upper = new Date(Date.parse(`${to}T00:00:00Z`) + 2 * dayMs);
   // Sums as float8 (exact for the integer columns), not numeric: cheaper per row.
-  const rows = await sql<(DayTotals & { straddles: boolean })[]>`
+  const rows = await sql<DayTotals[]>`
     select
       to_char(period, 'YYYY-MM-DD') as date,
-      sum(rides::float8) as rides,
-      coalesce(sum(duration_s::float8), 0) as duration_s,
-      coalesce(sum(moving_s::float8), 0) as moving_s,
+      count(*)::float8 as rides,
+      coalesce(sum(duration_s), 0)::float8 as duration_s,
+      coalesce(sum(moving_s), 0)::float8 as moving_s,
       coalesce(sum(distance_m), 0) as distance_m,
       coalesce(sum(work_kj), 0) as work_kj,
       coalesce(sum(tss), 0) as tss,
-      coalesce(sum(elevation_gain_m), 0) as elevation_gain_m,
-      bool_or(straddles) as straddles
+      coalesce(sum(elevation_gain_m), 0) as elevation_gain_m
     from (
       select
-        date_trunc(${unit}, first_day::timestamp) as period,
-        first_day <> last_day as straddles,
-        rides, duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m
-      from (
-        select
-          rides, duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m,
-          (first_start at time zone ${timeZone})::date as first_day,
-          (last_start at time zone ${timeZone})::date as last_day
-        from workout_totals_15m
-        where
-          user_id = ${userId}::uuid
-          and bucket >= ${lower}::timestamptz
-          and bucket < ${upper}::timestamptz
-      ) as buckets
-      where last_day >= ${from}::date and first_day <= ${to}::date
+        date_trunc(${unit}, day::timestamp) as period,
+        duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m
+      from (${ridesByLocalDay(sql, { userId, timeZone, lower, upper })}) as rides
+      where day >= ${from}::date and day <= ${to}::date
     ) as periods
     group by period
     order by period
   `.catch((err) => badTimeZone(err, timeZone));
-  if (rows.some((row) => row.straddles)) {
-    return await exactDailyTotals(sql, { userId, timeZone, from, to, unit, lower, upper });
-  }
   return rows.map(dayTotals);
 }
 
-/** dailyTotals reading the buckets that straddle local days ride by ride. */
-async function exactDailyTotals(
+/**
+ * A query fragment: the rider's rides that started in [lower, upper) from `workout_totals`, with
+ * their local day in `timeZone` (`day`) and their totals. `offset 0` keeps the subquery whole, so
+ * that the time-zone conversion runs once per ride and not again for each filter on `day`.
+ */
+function ridesByLocalDay(
   sql: Sql,
-  options: {
-    userId: string;
-    timeZone: string;
-    from: string;
-    to: string;
-    unit: string;
-    lower: Date;
-    upper: Date;
-  },
-): Promise<DayTotals[]> {
-  const { userId, timeZone, from, to, unit, lower, upper } = options;
-  const rows = await sql<DayTotals[]>`
-    with buckets as materialized (
-      select
-        first_start, last_start, rides, duration_s, moving_s, distance_m, work_kj, tss,
-        elevation_gain_m,
-        (first_start at time zone ${timeZone})::date as first_day,
-        (last_start at time zone ${timeZone})::date as last_day
-      from workout_totals_15m
-      where
-        user_id = ${userId}::uuid
-        and bucket >= ${lower}::timestamptz
-        and bucket < ${upper}::timestamptz
-    ),
-    days as (
-      select
-        first_day as day, rides, duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m
-      from buckets
-      where first_day = last_day
-      union all
-      select
-        (t.start_time at time zone ${timeZone})::date, 1, t.duration_s, t.moving_s, t.distance_m,
-        t.work_kj, t.tss, t.elevation_gain_m
-      from buckets b
-      join workout_totals t on
-        t.user_id = ${userId}::uuid
-        and t.start_time >= b.first_start
-        and t.start_time <= b.last_start
-        and t.start_time >= ${lower}::timestamptz
-        and t.start_time < ${upper}::timestamptz
-      where b.first_day <> b.last_day
-    )
+  options: { userId: string; timeZone: string; lower?: Date; upper: Date },
+) {
+  const { userId, timeZone, lower, upper } = options;
+  return sql`
     select
-      to_char(date_trunc(${unit}, day::timestamp), 'YYYY-MM-DD') as date,
-      sum(rides)::float8 as rides,
-      coalesce(sum(duration_s), 0)::float8 as duration_s,
-      coalesce(sum(moving_s), 0)::float8 as moving_s,
-      coalesce(sum(distance_m), 0)::float8 as distance_m,
-      coalesce(sum(work_kj), 0)::float8 as work_kj,
-      coalesce(sum(tss), 0)::float8 as tss,
-      coalesce(sum(elevation_gain_m), 0)::float8 as elevation_gain_m
-    from days
-    where day >= ${from}::date and day <= ${to}::date
-    group by 1
-    order by 1
+      (start_time at time zone ${timeZone})::date as day,
+      duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m
+    from workout_totals
+    where
+      user_id = ${userId}::uuid
+      ${lower ? sql`and start_time >= ${lower}::timestamptz` : sql``}
+      and start_time < ${upper}::timestamptz
+    offset 0
+  `;
+}
+
+/**
+ * Per local day in `timeZone` up to `to`, the sum of the TSS of the rider's rides that started
+ * that day (0 when none has TSS); only days with rides, oldest first, from the first ride on.
+ * The same days and sums as {@linkcode dailyTotals} without `from`, reading and answering only
+ * the TSS.
+ */
+export async function dailyTss(
+  sql: Sql,
+  options: { userId: string; timeZone: string; to: string },
+): Promise<{ date: string; tss: number }[]> {
+  const { userId, timeZone, to } = options;
+  const upper = new Date(Date.parse(`${to}T00:00:00Z`) + 2 * dayMs);
+  const rows = await sql<{ date: string; tss: number }[]>`
+    select to_char(day, 'YYYY-MM-DD') as date, coalesce(sum(tss), 0) as tss
+    from (${ridesByLocalDay(sql, { userId, timeZone, upper })}) as rides
+    where day <= ${to}::date
+    group by day
+    order by day
   `.catch((err) => badTimeZone(err, timeZone));
-  return rows.map(dayTotals);
+  return rows.map((r) => ({ date: r.date, tss: r.tss }));
 }
 
 /** Zone times summed over rides: how many rides had zone times, and the seconds per zone. */
