@@ -60,3 +60,26 @@ Deno.test("dailyTss answers the days with rides and their TSS sums, as dailyTota
   }
   await t.sql`delete from workout_totals where user_id = any(${[userId, other]}::uuid[])`;
 });
+
+Deno.test("dailyTss reads a bucket ride by ride when it straddles a local midnight", async () => {
+  // Monrovia was UTC-0:44:30 until 1972: local midnight fell at 00:44:30 UTC, inside the
+  // 00:30-00:45 bucket. A ride before 1970 is left out, as dailyTotals leaves it out.
+  const userId = crypto.randomUUID();
+  const rides = [
+    ["1969-06-01T12:00:00Z", 5],
+    ["1971-06-01T00:40:00Z", 10], // 23:55:30 on May 31
+    ["1971-06-01T00:44:50Z", 20], // 00:00:20 on June 1
+  ] as const;
+  for (const [iso, tss] of rides) {
+    await t.sql`
+      insert into workout_totals (user_id, workout_id, start_time, duration_s, tss)
+      values (${userId}, ${crypto.randomUUID()}, ${new Date(iso)}, 60, ${tss})
+    `;
+  }
+  const options = { userId, timeZone: "Africa/Monrovia", to: "1971-06-30" };
+  const expected = [{ date: "1971-05-31", tss: 10 }, { date: "1971-06-01", tss: 20 }];
+  assert.deepEqual(await dailyTss(t.sql, options), expected);
+  const totals = await dailyTotals(t.sql, options);
+  assert.deepEqual(totals.map((d) => ({ date: d.date, tss: d.tss })), expected);
+  await t.sql`delete from workout_totals where user_id = ${userId}`;
+});

@@ -1,7 +1,6 @@
 /**
  * SQL for the history analytics: totals per local day, week, month or year in the rider's time
- * zone from `workout_totals`, zone times from its `workout_totals_15m` rollup (the workout
- * totals migration),
+ * zone and zone times from the `workout_totals_15m` rollup (the workout totals migration),
  * records from `effort_records`, yearly bests and the FTP estimate from `workout_efforts`, the FTP
  * history from `ftp_history`.
  *
@@ -56,11 +55,15 @@ function badTimeZone(err: unknown, timeZone: string): never {
  * nulls out (a ride without TSS adds 0 TSS) and are 0 when no ride has the value. With `period`,
  * the days are summed per ISO week, month or year instead, `date` being its first day.
  *
- * Read ride by ride from `workout_totals` (one row per ride, indexed on user and start), each
- * ride's local day computed once: exact in every zone, DST changes and historical offsets
- * included. The 15-minute rollup holds one ride per bucket for one rider, so re-bucketing it into
- * local days saved no rows and cost a grouping of its own on the Apache edition's view: weekly
- * totals over five years measured 1.9× the Postgres CPU time of this read (5.3 against 2.8 ms).
+ * The rollup's 15-minute UTC buckets are re-bucketed into local days: a bucket whose first and
+ * last ride start on the same local day belongs to it whole. Should any bucket of the range start
+ * rides on two local days (impossible with real zones, whose offsets are multiples of 15
+ * minutes), the range is read again with such buckets taken ride by ride, so the answer is exact
+ * in every zone.
+ *
+ * `offset 0` keeps the buckets' subquery whole, so that each bucket's local days are computed
+ * once and not again in each filter on them: weekly totals over five years measured 4.0 against
+ * 5.0 ms of Postgres CPU per call.
  */
 export async function dailyTotals(
   sql: Sql,
@@ -73,71 +76,149 @@ export async function dailyTotals(
   const lower = new Date(Date.parse(`${from}T00:00:00Z`) - dayMs);
   const upper = new Date(Date.parse(`${to}T00:00:00Z`) + 2 * dayMs);
   // Sums as float8 (exact for the integer columns), not numeric: cheaper per row.
-  const rows = await sql<DayTotals[]>`
+  const rows = await sql<(DayTotals & { straddles: boolean })[]>`
     select
       to_char(period, 'YYYY-MM-DD') as date,
-      count(*)::float8 as rides,
-      coalesce(sum(duration_s), 0)::float8 as duration_s,
-      coalesce(sum(moving_s), 0)::float8 as moving_s,
+      sum(rides::float8) as rides,
+      coalesce(sum(duration_s::float8), 0) as duration_s,
+      coalesce(sum(moving_s::float8), 0) as moving_s,
       coalesce(sum(distance_m), 0) as distance_m,
       coalesce(sum(work_kj), 0) as work_kj,
       coalesce(sum(tss), 0) as tss,
-      coalesce(sum(elevation_gain_m), 0) as elevation_gain_m
+      coalesce(sum(elevation_gain_m), 0) as elevation_gain_m,
+      bool_or(straddles) as straddles
     from (
       select
-        date_trunc(${unit}, day::timestamp) as period,
-        duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m
-      from (${ridesByLocalDay(sql, { userId, timeZone, lower, upper })}) as rides
-      where day >= ${from}::date and day <= ${to}::date
+        date_trunc(${unit}, first_day::timestamp) as period,
+        first_day <> last_day as straddles,
+        rides, duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m
+      from (
+        select
+          rides, duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m,
+          (first_start at time zone ${timeZone})::date as first_day,
+          (last_start at time zone ${timeZone})::date as last_day
+        from workout_totals_15m
+        where
+          user_id = ${userId}::uuid
+          and bucket >= ${lower}::timestamptz
+          and bucket < ${upper}::timestamptz
+        offset 0
+      ) as buckets
+      where last_day >= ${from}::date and first_day <= ${to}::date
     ) as periods
     group by period
     order by period
+  `.catch((err) => badTimeZone(err, timeZone));
+  if (rows.some((row) => row.straddles)) {
+    return await exactDailyTotals(sql, { userId, timeZone, from, to, unit, lower, upper });
+  }
+  return rows.map(dayTotals);
+}
+
+/** dailyTotals reading the buckets that straddle local days ride by ride. */
+async function exactDailyTotals(
+  sql: Sql,
+  options: {
+    userId: string;
+    timeZone: string;
+    from: string;
+    to: string;
+    unit: string;
+    lower: Date;
+    upper: Date;
+  },
+): Promise<DayTotals[]> {
+  const { userId, timeZone, from, to, unit, lower, upper } = options;
+  const rows = await sql<DayTotals[]>`
+    with buckets as materialized (
+      select
+        first_start, last_start, rides, duration_s, moving_s, distance_m, work_kj, tss,
+        elevation_gain_m,
+        (first_start at time zone ${timeZone})::date as first_day,
+        (last_start at time zone ${timeZone})::date as last_day
+      from workout_totals_15m
+      where
+        user_id = ${userId}::uuid
+        and bucket >= ${lower}::timestamptz
+        and bucket < ${upper}::timestamptz
+    ),
+    days as (
+      select
+        first_day as day, rides, duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m
+      from buckets
+      where first_day = last_day
+      union all
+      select
+        (t.start_time at time zone ${timeZone})::date, 1, t.duration_s, t.moving_s, t.distance_m,
+        t.work_kj, t.tss, t.elevation_gain_m
+      from buckets b
+      join workout_totals t on
+        t.user_id = ${userId}::uuid
+        and t.start_time >= b.first_start
+        and t.start_time <= b.last_start
+        and t.start_time >= ${lower}::timestamptz
+        and t.start_time < ${upper}::timestamptz
+      where b.first_day <> b.last_day
+    )
+    select
+      to_char(date_trunc(${unit}, day::timestamp), 'YYYY-MM-DD') as date,
+      sum(rides)::float8 as rides,
+      coalesce(sum(duration_s), 0)::float8 as duration_s,
+      coalesce(sum(moving_s), 0)::float8 as moving_s,
+      coalesce(sum(distance_m), 0)::float8 as distance_m,
+      coalesce(sum(work_kj), 0)::float8 as work_kj,
+      coalesce(sum(tss), 0)::float8 as tss,
+      coalesce(sum(elevation_gain_m), 0)::float8 as elevation_gain_m
+    from days
+    where day >= ${from}::date and day <= ${to}::date
+    group by 1
+    order by 1
   `.catch((err) => badTimeZone(err, timeZone));
   return rows.map(dayTotals);
 }
 
 /**
- * A query fragment: the rider's rides that started in [lower, upper) from `workout_totals`, with
- * their local day in `timeZone` (`day`) and their totals. `offset 0` keeps the subquery whole, so
- * that the time-zone conversion runs once per ride and not again for each filter on `day`.
- */
-function ridesByLocalDay(
-  sql: Sql,
-  options: { userId: string; timeZone: string; lower?: Date; upper: Date },
-) {
-  const { userId, timeZone, lower, upper } = options;
-  return sql`
-    select
-      (start_time at time zone ${timeZone})::date as day,
-      duration_s, moving_s, distance_m, work_kj, tss, elevation_gain_m
-    from workout_totals
-    where
-      user_id = ${userId}::uuid
-      ${lower ? sql`and start_time >= ${lower}::timestamptz` : sql``}
-      and start_time < ${upper}::timestamptz
-    offset 0
-  `;
-}
-
-/**
  * Per local day in `timeZone` up to `to`, the sum of the TSS of the rider's rides that started
- * that day (0 when none has TSS); only days with rides, oldest first, from the first ride on.
- * The same days and sums as {@linkcode dailyTotals} without `from`, reading and answering only
- * the TSS.
+ * that day (0 when none has TSS); only days with rides, oldest first, from the first ride on
+ * (since 1970): the days and sums of {@linkcode dailyTotals} without `from`, reading and answering only the
+ * TSS (2 columns a day to parse instead of 9, each bucket's local days computed once): 4.0 against
+ * 6.7 ms of Postgres CPU for five years of rides. Should a bucket start rides on two local days,
+ * the days come from dailyTotals, which then reads such buckets ride by ride.
  */
 export async function dailyTss(
   sql: Sql,
   options: { userId: string; timeZone: string; to: string },
 ): Promise<{ date: string; tss: number }[]> {
   const { userId, timeZone, to } = options;
+  // The buckets and local days dailyTotals reads without `from` (the days since 1970).
+  const from = "1970-01-01";
+  const lower = new Date(Date.parse(`${from}T00:00:00Z`) - dayMs);
   const upper = new Date(Date.parse(`${to}T00:00:00Z`) + 2 * dayMs);
-  const rows = await sql<{ date: string; tss: number }[]>`
-    select to_char(day, 'YYYY-MM-DD') as date, coalesce(sum(tss), 0) as tss
-    from (${ridesByLocalDay(sql, { userId, timeZone, upper })}) as rides
-    where day <= ${to}::date
-    group by day
-    order by day
+  const rows = await sql<{ date: string; tss: number; straddles: boolean }[]>`
+    select
+      to_char(first_day, 'YYYY-MM-DD') as date,
+      coalesce(sum(tss), 0) as tss,
+      bool_or(first_day <> last_day) as straddles
+    from (
+      select
+        tss,
+        (first_start at time zone ${timeZone})::date as first_day,
+        (last_start at time zone ${timeZone})::date as last_day
+      from workout_totals_15m
+      where
+        user_id = ${userId}::uuid
+        and bucket >= ${lower}::timestamptz
+        and bucket < ${upper}::timestamptz
+      offset 0
+    ) as buckets
+    where last_day >= ${from}::date and first_day <= ${to}::date
+    group by first_day
+    order by first_day
   `.catch((err) => badTimeZone(err, timeZone));
+  if (rows.some((row) => row.straddles)) {
+    const days = await dailyTotals(sql, { userId, timeZone, to });
+    return days.map((d) => ({ date: d.date, tss: d.tss }));
+  }
   return rows.map((r) => ({ date: r.date, tss: r.tss }));
 }
 
