@@ -127,17 +127,6 @@ create trigger workout_efforts_records
   for each row
   execute function effort_records_sync();
 
--- The records of the efforts already archived.
-insert into effort_records (user_id, duration_s, start_time, workout_id, watts, previous_watts)
-select user_id, duration_s, start_time, workout_id, watts, previous_watts
-from (
-  select
-    user_id, duration_s, start_time, workout_id, watts,
-    max(watts) over (
-      partition by user_id, duration_s
-      order by start_time, workout_id
-      rows between unbounded preceding and 1 preceding
-    ) as previous_watts
-  from workout_efforts
-) as efforts
-where previous_watts is null or watts > previous_watts;
+-- The records of the efforts already archived, by the same rule.
+select effort_records_compute(user_id, duration_s)
+from (select distinct user_id, duration_s from workout_efforts) as pairs;
