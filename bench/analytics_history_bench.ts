@@ -263,7 +263,7 @@ const fiveYearsAgo = new Date(now.getTime() - years * 365 * 86_400_000).toISOStr
 const endpoints: [string, string][] = [
   ["totals, 12 months (Europe/Berlin)", "/api/analytics/totals?tz=Europe/Berlin"],
   [
-    `totals, weekly since ${fiveYearsAgo} (Sydney)`,
+    `totals, weekly over ${years} years (Sydney)`,
     `/api/analytics/totals?period=week&from=${fiveYearsAgo}&tz=Australia/Sydney`,
   ],
   [
