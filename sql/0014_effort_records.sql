@@ -131,3 +131,5 @@ create trigger workout_efforts_records
 -- The records of the efforts already archived, by the same rule.
 select effort_records_compute(user_id, duration_s)
 from (select distinct user_id, duration_s from workout_efforts) as pairs;
+
+analyze effort_records;

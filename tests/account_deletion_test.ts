@@ -65,6 +65,7 @@ async function rowsOf(userId: string): Promise<Record<string, number>> {
     "telemetry",
     "workout_efforts",
     "effort_records",
+    "efforts_by_year",
     "ftp_history",
     "auth_sessions",
     "refresh_tokens",

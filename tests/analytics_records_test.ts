@@ -1,12 +1,20 @@
 // The record history that effort_records keeps (sql/0014) against a brute-force pass over the same
 // efforts: through inserts in any order, ties, deletions, concurrent archives, the backfill of
-// existing efforts, and through the API (imports out of order, a deleted record holder).
+// existing efforts, and through the API (imports out of order, a deleted record holder); the
+// yearly bests read from efforts_by_year (sql/0015) against a naive pick per local year.
 
 import assert from "node:assert/strict";
 import type { Sql } from "../src/db/client.ts";
 import { migrate, readMigrations } from "../src/db/migrate.ts";
 import { assertClose, prng } from "./analytics_reference.ts";
-import { importRide, randomRide, type Ride, riderWith } from "./analytics_history_fixture.ts";
+import { yearlyBests } from "../src/analytics/history_queries.ts";
+import {
+  importRide,
+  localDate,
+  randomRide,
+  type Ride,
+  riderWith,
+} from "./analytics_history_fixture.ts";
 import { startTestApp, type TestApp, withScratchDatabase } from "./support.ts";
 
 let t: TestApp;
@@ -38,6 +46,36 @@ function naiveRecords(efforts: readonly Effort[]): Record[] {
   }
   return records;
 }
+
+/** Naively: per local year (from Intl) and duration, the best effort, on a tie the earliest ride. */
+function naiveYearlyBests(efforts: readonly Effort[], timeZone: string) {
+  const best = new Map<string, Effort & { year: number }>();
+  for (const effort of efforts) {
+    const year = Number(localDate(effort.startTime, timeZone).slice(0, 4));
+    const key = `${year}/${effort.durationS}`;
+    const current = best.get(key);
+    const earlier = current &&
+      (effort.startTime < current.startTime ||
+        (effort.startTime === current.startTime && effort.workoutId < current.workoutId));
+    if (!current || effort.watts > current.watts || (effort.watts === current.watts && earlier)) {
+      best.set(key, { ...effort, year });
+    }
+  }
+  return [...best.values()].sort((a, b) => a.year - b.year || a.durationS - b.durationS);
+}
+
+async function storedYearlyBests(sql: Sql, userId: string, timeZone: string) {
+  const rows = await yearlyBests(sql, { userId, timeZone });
+  return rows.map((r) => ({
+    workoutId: r.workoutId,
+    startTime: r.startTime.getTime(),
+    durationS: r.durationS,
+    watts: r.watts,
+    year: r.year,
+  }));
+}
+
+const zones = ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kathmandu", "Europe/Berlin"];
 
 async function storedRecords(sql: Sql, userId: string): Promise<Record[]> {
   const rows = await sql<
@@ -157,7 +195,7 @@ Deno.test("effort_records is right after archives of one rider that overlap in t
   assert.deepEqual(await storedRecords(t.sql, rider), naiveRecords(left));
 });
 
-Deno.test("the effort_records migration fills in the records of the efforts already archived", async () => {
+Deno.test("the effort_records and efforts_by_year migrations fill in the efforts already archived", async () => {
   const files = await readMigrations(new URL("../sql/", import.meta.url));
   const recordsMigration = files.findIndex((f) => f.file === "0014_effort_records.sql");
   assert.ok(recordsMigration > 0);
@@ -175,11 +213,63 @@ Deno.test("the effort_records migration fills in the records of the efforts alre
       await migrate(sql);
       for (const [i, rider] of riders.entries()) {
         assert.deepEqual(await storedRecords(sql, rider), naiveRecords(efforts[i]));
+        assert.deepEqual(
+          await storedYearlyBests(sql, rider, "Asia/Kathmandu"),
+          naiveYearlyBests(efforts[i], "Asia/Kathmandu"),
+        );
       }
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("yearly bests are the best effort of each local year, New Year slivers included", async () => {
+  const random = prng(2026);
+  const rider = crypto.randomUUID();
+  const other = crypto.randomUUID();
+  // Rides within 16 hours of UTC New Year (in the local year before or after it depending on the
+  // zone, up to UTC+14 and UTC-11) and others spread over the years; few watt values, so ties.
+  const newYears = [2023, 2024, 2025, 2026].map((y) => Date.UTC(y, 0, 1));
+  const rides: Effort[][] = Array.from({ length: 60 }, (_, i) => {
+    const near = newYears[i % 4] + Math.round((random() - 0.5) * 32 * 3_600_000);
+    const anywhere = Date.UTC(2022, 6, 1) + Math.round(random() * 4 * 365 * 86_400_000);
+    const startTime = Math.floor((i % 3 === 0 ? anywhere : near) / 1000) * 1000;
+    const workoutId = crypto.randomUUID();
+    return [1, 60, 1200].filter((d) => d === 1 || random() < 0.8).map((durationS) => ({
+      workoutId,
+      startTime,
+      durationS,
+      watts: 200 + 10 * Math.floor(random() * 5),
+    }));
+  });
+  await insertEfforts(t.sql, rider, rides.flat());
+  await insertEfforts(
+    t.sql,
+    other,
+    randomRides(random, 5).flat().map((e) => ({ ...e, watts: 999 })),
+  );
+  for (const timeZone of zones) {
+    assert.deepEqual(
+      await storedYearlyBests(t.sql, rider, timeZone),
+      naiveYearlyBests(rides.flat(), timeZone),
+      timeZone,
+    );
+  }
+  // Deleted rides leave the copy too.
+  const gone = rides.filter((_, i) => i % 4 === 1);
+  await t.sql`
+    delete from workout_efforts where workout_id = any(${gone.map((r) => r[0].workoutId)}::uuid[])
+  `;
+  const left = rides.filter((ride) => !gone.includes(ride)).flat();
+  for (const timeZone of zones) {
+    assert.deepEqual(
+      await storedYearlyBests(t.sql, rider, timeZone),
+      naiveYearlyBests(left, timeZone),
+      timeZone,
+    );
+  }
+  assert.deepEqual(await storedYearlyBests(t.sql, crypto.randomUUID(), "UTC"), []);
 });
 
 type HistoryEntry = {
