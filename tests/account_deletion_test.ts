@@ -64,6 +64,8 @@ async function rowsOf(userId: string): Promise<Record<string, number>> {
     "workouts",
     "telemetry",
     "workout_efforts",
+    "effort_records",
+    "efforts_by_year",
     "ftp_history",
     "auth_sessions",
     "refresh_tokens",

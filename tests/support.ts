@@ -128,3 +128,24 @@ export async function registerRider(
     password: string;
   };
 }
+
+/** The test cluster's admin database, where scratch databases are created. */
+const adminUrl = Deno.env.get("TEST_DATABASE_ADMIN_URL") ??
+  "postgres://postgres@127.0.0.1:55433/postgres";
+
+/** Runs `fn` with a pool on a new, empty database that is dropped afterwards. */
+export async function withScratchDatabase(fn: (sql: Sql, url: string) => Promise<void>) {
+  const name = `bpt_scratch_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = createSql(adminUrl, { max: 1 });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const sql = createSql(url.href, { max: 4 });
+  try {
+    await fn(sql, url.href);
+  } finally {
+    await sql.end({ timeout: 5 });
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end({ timeout: 5 });
+  }
+}

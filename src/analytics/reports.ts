@@ -11,6 +11,7 @@ import { fitnessSeries } from "./fitness.ts";
 import {
   bestEffortSince,
   dailyTotals,
+  dailyTss,
   ftpHistory,
   recordHistory,
   yearlyBests,
@@ -224,13 +225,8 @@ export async function fitnessReport(
   if (daysBetween(from, to) >= maxFitnessDays) {
     throw invalid(`The range spans more than ${maxFitnessDays} days`);
   }
-  const days = await dailyTotals(deps.sql, { userId, timeZone: q.tz, to });
-  return {
-    tz: q.tz,
-    from,
-    to,
-    days: fitnessSeries(days.map((d) => ({ date: d.date, tss: d.tss })), { from, to }),
-  };
+  const days = await dailyTss(deps.sql, { userId, timeZone: q.tz, to });
+  return { tz: q.tz, from, to, days: fitnessSeries(days, { from, to }) };
 }
 
 /** Seconds per power and heart-rate zone summed over the rides that started in the range. */
