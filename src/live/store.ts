@@ -45,7 +45,8 @@ export function createLiveStore(
     token: options.token,
     retries: options.retries ?? 2,
     backoff: (n) => 50 * 2 ** n,
-    // Its one caller posts messages (a write): a request that may have run is never sent again.
+    // Its callers write (a message POST, a sample batch): a request that may have run is never
+    // sent again.
     delivery: "at-most-once",
   });
   return {
