@@ -83,13 +83,18 @@ export async function readableMeta(
   return meta;
 }
 
-/** Entries of a stream between two ids, when the caller may see it (an unknown one has none). */
+/**
+ * Entries of a stream between two ids, when the caller may see it (an unknown one has none): its
+ * meta and entries come in one round trip, the entries dropped unless the meta lets it see them.
+ */
 export async function readMessages(
   streams: StreamStore,
   caller: StreamCaller,
   name: string,
   range: { start: string; end: string; count: number },
 ): Promise<StreamEntry[]> {
-  await readableMeta(streams, caller, name);
-  return await streams.range(name, range.start, range.end, range.count);
+  if (caller.kind === "share" && caller.streamName !== name) throw notVisible();
+  const { meta, entries } = await streams.page(name, range);
+  if (meta && !canRead(caller, name, meta)) throw notVisible();
+  return entries;
 }
