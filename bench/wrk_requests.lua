@@ -1,9 +1,10 @@
 -- wrk script for bench/streams_bench.ts: a fixed set of requests, sent in turn.
 --
---   BPT_REQUESTS=/tmp/requests.txt wrk -t1 -c50 -d10s --latency -s bench/wrk_requests.lua \
---     http://127.0.0.1:3000
+--   BPT_REQUESTS="$(printf 'GET\t/health\t\n')" wrk -t1 -c50 -d10s --latency \
+--     -s bench/wrk_requests.lua http://127.0.0.1:3000
 --
--- BPT_REQUESTS names a file of one request per line, fields separated by tabs:
+-- BPT_REQUESTS holds one request per line (the environment, so the bench needs no file), fields
+-- separated by tabs:
 --   METHOD <tab> PATH <tab> Header-Name: value <tab> … <tab> BODY (the last field; may be empty)
 -- e.g. one sample POST per rider's workout, each with its rider's Bearer token (REST ingest at
 -- 1 Hz per rider, many riders), or one GET. Every request is built once in init(), so wrk spends
@@ -29,8 +30,8 @@ end
 
 function init(args)
   statuses = {}
-  local path = os.getenv("BPT_REQUESTS") or error("BPT_REQUESTS is not set")
-  for line in io.lines(path) do
+  local text = os.getenv("BPT_REQUESTS") or error("BPT_REQUESTS is not set")
+  for line in text:gmatch("[^\n]+") do
     if line ~= "" then
       local f = split(line)
       local headers = {}
