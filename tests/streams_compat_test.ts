@@ -799,3 +799,58 @@ Deno.test("POST /api/streams/:name/messages answers 503 while Redis REST cannot 
     await down.close();
   }
 });
+
+Deno.test("GET /api/streams/:name/messages answers exactly the old body, gzipped when the client accepts it", async () => {
+  const name = uniqueName("read-bytes");
+  await createStream(name);
+  for (let i = 0; i < 30; i++) {
+    await postMessage(name, {
+      message: JSON.stringify({ power: 200 + i, note: 'a "quoted" </script> 功率 \u2028', i }),
+      author: i % 2 ? "bike" : undefined,
+    });
+  }
+  // An entry an old deployment wrote with other fields, one named like an array index.
+  const { live } = t.deps;
+  await live.redis.xadd(live.keys.stream(name), "*", { type: "note", "0": "zero", text: "x" });
+  const raw = await live.raw.xrange(live.keys.stream(name), "-", "+", 100) as unknown as [
+    string,
+    string[],
+  ][];
+  const messages = raw.map(([id, fields]) => {
+    const data: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) data[fields[i]] = fields[i + 1];
+    return { id, data };
+  });
+  const expected = JSON.stringify({ streamName: name, messages });
+
+  const plain = await api("GET", `/api/streams/${name}/messages?count=100`);
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers.get("content-type"), "application/json");
+  assert.equal(plain.headers.get("content-encoding"), null);
+  assert.equal(await plain.text(), expected);
+
+  const gzipped = await api("GET", `/api/streams/${name}/messages?count=100`, {
+    headers: { ...key, "accept-encoding": "gzip, deflate, br" },
+  });
+  assert.equal(gzipped.status, 200);
+  assert.equal(gzipped.headers.get("content-encoding"), "gzip");
+  assert.match(gzipped.headers.get("vary") ?? "", /Accept-Encoding/);
+  const bytes = new Uint8Array(await gzipped.arrayBuffer());
+  assert.ok(bytes.length < expected.length / 4, `${bytes.length} gzipped bytes`);
+  const text = await new Response(
+    new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+  assert.equal(text, expected);
+
+  // A small answer, or gzip refused (q=0), goes uncompressed.
+  const refused = await api("GET", `/api/streams/${name}/messages?count=100`, {
+    headers: { ...key, "accept-encoding": "gzip;q=0, identity" },
+  });
+  assert.equal(refused.headers.get("content-encoding"), null);
+  assert.equal(await refused.text(), expected);
+  const small = await api("GET", `/api/streams/${name}/messages?count=1`, {
+    headers: { ...key, "accept-encoding": "gzip" },
+  });
+  assert.equal(small.headers.get("content-encoding"), null);
+  assert.equal((await small.json()).messages.length, 1);
+});
