@@ -222,28 +222,26 @@ export function commandBatcher(
 ) {
   const maxBatch = options.maxBatch ?? 500;
   const maxInFlight = options.maxInFlight ?? 2;
-  type Group = {
-    commands: string[][];
-    resolve: (replies: PipelineReply[]) => void;
-    reject: (e: unknown) => void;
-  };
-  let queue: Group[] = [];
+  let queue: BatchedGroup[] = [];
   let inFlight = 0; // round trips under way
   let planned = false; // a flush is due at the end of this tick
 
-  async function send(batch: Group[]): Promise<void> {
+  async function send(batch: BatchedGroup[]): Promise<void> {
+    let commands = batch[0].commands;
+    if (batch.length > 1) {
+      commands = [];
+      for (const group of batch) for (const command of group.commands) commands.push(command);
+    }
     let replies: PipelineReply[];
     try {
-      replies = await transport.send(
-        batch.length === 1 ? batch[0].commands : batch.flatMap((group) => group.commands),
-      );
+      replies = await transport.send(commands);
     } catch (err) {
-      for (const group of batch) group.reject(err);
+      for (const group of batch) group.fail(err);
       return;
     }
     let at = 0;
     for (const group of batch) {
-      group.resolve(batch.length === 1 ? replies : replies.slice(at, at + group.commands.length));
+      group.settle(replies, at);
       at += group.commands.length;
     }
   }
@@ -258,8 +256,8 @@ export function commandBatcher(
         commands += queue[n].commands.length;
         n++;
       }
-      const batch = queue.slice(0, n);
-      queue = queue.slice(n);
+      const batch = n === queue.length ? queue : queue.slice(0, n);
+      queue = n === queue.length ? [] : queue.slice(n);
       inFlight++;
       void send(batch).finally(() => {
         inFlight--;
@@ -268,20 +266,44 @@ export function commandBatcher(
     }
   }
 
+  function enqueue(group: BatchedGroup): void {
+    queue.push(group);
+    // Let calls from the same tick join, then start a round trip if one may start.
+    if (!planned && inFlight < maxInFlight) {
+      planned = true;
+      queueMicrotask(flush);
+    }
+  }
+
   return {
     /** Sends these commands (in one pipeline, maybe with others'); resolves with their replies. */
     send(commands: string[][]): Promise<PipelineReply[]> {
       return new Promise<PipelineReply[]>((resolve, reject) => {
-        queue.push({ commands, resolve, reject });
-        // Let calls from the same tick join, then start a round trip if one may start.
-        if (!planned && inFlight < maxInFlight) {
-          planned = true;
-          queueMicrotask(flush);
-        }
+        enqueue({
+          commands,
+          settle: (replies, at) =>
+            resolve(
+              at === 0 && replies.length === commands.length
+                ? replies
+                : replies.slice(at, at + commands.length),
+            ),
+          fail: reject,
+        });
       });
     },
+
+    /** Queues a group that settles itself (no promise of its own: the script batcher's calls). */
+    enqueue,
   };
 }
+
+/** A caller's commands in a {@linkcode commandBatcher}, told its replies or the failure. */
+export type BatchedGroup = {
+  commands: string[][];
+  /** The replies of the whole batch; this group's start at `at`. */
+  settle: (replies: PipelineReply[], at: number) => void;
+  fail: (err: unknown) => void;
+};
 
 /** The batcher type {@linkcode commandBatcher} returns. */
 export type CommandBatcher = ReturnType<typeof commandBatcher>;
@@ -309,24 +331,27 @@ export function scriptBatcher<T>(
     if (loaded.error) throw new RedisReplyError(loaded.error);
   }
 
-  async function run(keys: string[], args: string[], retried: boolean): Promise<T> {
-    const [reply] = await batcher.send([
-      ["EVALSHA", sha, String(keys.length), ...keys, ...args],
-    ]);
-    if (!retried && reply.error?.startsWith("NOSCRIPT")) {
-      // Redis lost its script cache (restart, failover): load it and run this call again.
-      loading ??= load().finally(() => loading = undefined);
-      await loading;
-      return await run(keys, args, true);
-    }
-    if (reply.error) throw new RedisReplyError(reply.error);
-    return reply.result as T;
-  }
-
   return {
     /** Runs the script with these keys and arguments; resolves with its reply. */
     exec(keys: string[], args: string[]): Promise<T> {
-      return run(keys, args, false);
+      return new Promise<T>((resolve, reject) => {
+        const command = ["EVALSHA", sha, String(keys.length), ...keys, ...args];
+        const run = (retried: boolean) =>
+          batcher.enqueue({
+            commands: [command],
+            settle(replies, at) {
+              const reply = replies[at];
+              if (!retried && reply.error?.startsWith("NOSCRIPT")) {
+                // Redis lost its script cache (restart, failover): load it, run this call again.
+                loading ??= load().finally(() => loading = undefined);
+                loading.then(() => run(true), reject);
+              } else if (reply.error) reject(new RedisReplyError(reply.error));
+              else resolve(reply.result as T);
+            },
+            fail: reject,
+          });
+        run(false);
+      });
     },
   };
 }
