@@ -437,7 +437,8 @@ class HttpConnection {
     if (/\bchunked\b/i.test(headers.get("transfer-encoding") ?? "")) {
       body = await this.#chunked();
     } else if (length !== undefined) {
-      body = await this.#take(Number(length));
+      // Decoded below, before the buffer is read into again: no copy of a large reply.
+      body = await this.#take(Number(length), false);
     } else {
       body = await this.#rest();
       keepAlive = false;
@@ -505,11 +506,14 @@ class HttpConnection {
     return true;
   }
 
-  async #take(length: number): Promise<Uint8Array> {
+  /** The next `length` bytes: a copy, or (`copy` false) a view valid until the next read. */
+  async #take(length: number, copy = true): Promise<Uint8Array> {
     while (this.#end - this.#start < length) {
       if (!(await this.#fill())) throw new Error("Redis REST closed the connection mid-answer");
     }
-    const bytes = this.#buffer.slice(this.#start, this.#start + length);
+    const bytes = copy
+      ? this.#buffer.slice(this.#start, this.#start + length)
+      : this.#buffer.subarray(this.#start, this.#start + length);
     this.#start += length;
     return bytes;
   }
