@@ -440,9 +440,11 @@ const utf8 = new TextDecoder();
 
 /** Turns a RESP2 reply into JSON: strings (base64 when asked), numbers, null, nested arrays. */
 function encode(reply: Reply, base64: boolean): unknown {
-  if (!base64 && Array.isArray(reply)) {
+  if (!base64 && Array.isArray(reply) && reply.length > 1) {
     const leaves: Uint8Array[] = [];
     collectStrings(reply, leaves);
+    // A few strings (a post's reply: two) decode one by one as cheaply.
+    if (leaves.length < 16) return encodeEach(reply);
     const texts = decodeAll(leaves);
     let next = 0;
     const rebuild = (r: Reply): unknown =>
@@ -456,13 +458,26 @@ function encode(reply: Reply, base64: boolean): unknown {
     return rebuild(reply);
   }
   if (reply === null || typeof reply === "number") return reply;
-  if (Array.isArray(reply)) return reply.map((r) => encode(r, base64));
+  if (Array.isArray(reply)) return base64 ? reply.map((r) => encode(r, base64)) : encodeEach(reply);
   if (reply instanceof Error) {
     return base64 ? Buffer.from(reply.message).toString("base64") : reply.message;
   }
   return base64
     ? Buffer.from(reply.buffer, reply.byteOffset, reply.length).toString("base64")
     : utf8.decode(reply);
+}
+
+/** `encode` of an array's elements without base64, each string decoded by itself. */
+function encodeEach(reply: Reply[]): unknown[] {
+  return reply.map((r) =>
+    Array.isArray(r)
+      ? encodeEach(r)
+      : r instanceof Uint8Array
+      ? utf8.decode(r)
+      : r instanceof Error
+      ? r.message
+      : r
+  );
 }
 
 function collectStrings(reply: Reply[], into: Uint8Array[]): void {
