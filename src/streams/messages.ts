@@ -2,7 +2,7 @@ import { ApiError, forbidden } from "../core/errors.ts";
 import { canRead, type StreamCaller } from "./access.ts";
 import type { Hub } from "./hub.ts";
 import { ensureLiveWorkout, type LiveRideDeps } from "./live_rides.ts";
-import type { StreamEntry, StreamInfo, StreamMeta, StreamOwner, StreamStore } from "./store.ts";
+import type { StreamInfo, StreamMeta, StreamOwner, StreamStore } from "./store.ts";
 
 /** What posting to a stream uses: binding it to a live workout, and the local SSE hub. */
 export type MessageDeps = LiveRideDeps & { hub: Hub };
@@ -84,17 +84,18 @@ export async function readableMeta(
 }
 
 /**
- * Entries of a stream between two ids, when the caller may see it (an unknown one has none): its
- * meta and entries come in one round trip, the entries dropped unless the meta lets it see them.
+ * Entries of a stream between two ids, when the caller may see it (an unknown one has none), as
+ * the JSON text of a `StreamEntry[]`: its meta and entries come in one round trip, the entries
+ * dropped unless the meta lets it see them.
  */
-export async function readMessages(
+export async function readMessagesJson(
   streams: StreamStore,
   caller: StreamCaller,
   name: string,
   range: { start: string; end: string; count: number },
-): Promise<StreamEntry[]> {
+): Promise<string> {
   if (caller.kind === "share" && caller.streamName !== name) throw notVisible();
-  const { meta, entries } = await streams.page(name, range);
+  const { meta, entriesJson } = await streams.page(name, range);
   if (meta && !canRead(caller, name, meta)) throw notVisible();
-  return entries;
+  return entriesJson;
 }

@@ -128,6 +128,25 @@ end
 return current
 `;
 
+// KEYS: meta, stream. ARGV: start, end, count, the fingerprint of the entries this instance
+// already holds for this read ('' = none). Answers {meta fields, exists, fingerprint} and, unless
+// the fingerprint is that one, the entries. A stream's entries never change and are only
+// appended after its last id, so its length, first and last id fix what any range of it holds.
+const pageScript = `
+local meta = redis.call('HMGET', KEYS[1], 'owner', 'workout', 'visibility')
+local exists = redis.call('EXISTS', KEYS[2])
+local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local fingerprint = redis.call('XLEN', KEYS[2]) .. ' ' .. (first[1] and first[1][1] or '') .. ' ' .. (last[1] and last[1][1] or '')
+if fingerprint == ARGV[4] then return {meta, exists, fingerprint} end
+return {meta, exists, fingerprint, redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[2], 'COUNT', ARGV[3])}
+`;
+
+/** The answers kept per instance: at most this many bytes of JSON text in all. */
+const pageCacheBytes = 8 * 1024 * 1024;
+/** A larger answer is not kept. */
+const pageCacheMaxAnswer = 1024 * 1024;
+
 /** One command's result in a pipeline's replies; its error reply thrown. */
 function resultOf(reply: PipelineReply): unknown {
   if (reply.error !== undefined) throw new RedisReplyError(reply.error);
@@ -191,6 +210,10 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
   const remove = live.raw.createScript<number>(removeScript);
   const visibility = live.raw.createScript<number>(visibilityScript);
   const bind = live.raw.createScript<string>(bindScript);
+  // A read: on the read transport, which may send it again.
+  const readPage = scriptBatcher<unknown[]>(live.readTransport, pageScript);
+  const pages = new Map<string, { fingerprint: string; json: string }>();
+  let pagesBytes = 0;
   const keys = (name: string) => [streamKey(name), metaKey(name), registryKey, eventsKey];
 
   return {
@@ -281,22 +304,47 @@ export function streamStore(live: LiveStore, options: { ttlMs: number }) {
     },
 
     /**
-     * A stream's meta and its entries between two ids, read in one round trip (batched with
-     * other requests' reads): the entries are only for a caller the meta lets see them.
+     * A stream's meta and its entries between two ids as the JSON text of a `StreamEntry[]`, in
+     * one round trip (batched with other requests' reads): the entries are only for a caller the
+     * meta lets see them. The text of the last read of the same range is kept with the stream's
+     * fingerprint (length, first and last id); while Redis answers the same fingerprint the
+     * entries are not sent again, nor parsed and written again (a GET of 100 entries: ~300 µs
+     * of this process's CPU when read, ~90 when kept).
      */
     async page(
       name: string,
       range: { start: string; end: string; count: number },
-    ): Promise<{ meta: StreamMeta | null; entries: StreamEntry[] }> {
-      const [fields, exists, entries] = await live.reads.send([
-        ["HMGET", metaKey(name), "owner", "workout", "visibility"],
-        ["EXISTS", streamKey(name)],
-        ["XRANGE", streamKey(name), range.start, range.end, "COUNT", String(range.count)],
-      ]);
-      return {
-        meta: toMeta(resultOf(fields), resultOf(exists)),
-        entries: (resultOf(entries) as [string, string[]][]).map(toEntry),
-      };
+    ): Promise<{ meta: StreamMeta | null; entriesJson: string }> {
+      const key = `${name}\n${range.start}\n${range.end}\n${range.count}`;
+      const known = pages.get(key);
+      const [fields, exists, fingerprint, entries] = await readPage.exec(
+        [metaKey(name), streamKey(name)],
+        [range.start, range.end, String(range.count), known?.fingerprint ?? ""],
+      );
+      const meta = toMeta(fields, exists);
+      if (entries === undefined && known && fingerprint === known.fingerprint) {
+        if (pages.get(key) === known) {
+          pages.delete(key); // the most recently used last
+          pages.set(key, known);
+        }
+        return { meta, entriesJson: known.json };
+      }
+      const json = JSON.stringify(((entries ?? []) as [string, string[]][]).map(toEntry));
+      const current = pages.get(key); // another read may have replaced `known` meanwhile
+      if (current) {
+        pages.delete(key);
+        pagesBytes -= current.json.length;
+      }
+      if (json.length <= pageCacheMaxAnswer) {
+        pages.set(key, { fingerprint: String(fingerprint), json });
+        pagesBytes += json.length;
+        for (const [oldest, page] of pages) {
+          if (pagesBytes <= pageCacheBytes) break;
+          pages.delete(oldest);
+          pagesBytes -= page.json.length;
+        }
+      }
+      return { meta, entriesJson: json };
     },
 
     /** Every stream in the registry with its length and first/last ids. */
