@@ -32,6 +32,7 @@ import { liveServices } from "../src/wiring.ts";
 import { createLiveStore } from "../src/live/store.ts";
 import { createLogger } from "../src/core/log.ts";
 import { streamStore } from "../src/streams/store.ts";
+import { record } from "./report.ts";
 
 const VIEWER_WORKER = "bpt-streams-bench-viewers";
 
@@ -378,7 +379,7 @@ async function main(): Promise<void> {
   const adminUrl = Deno.env.get("BENCH_DATABASE_ADMIN_URL") ??
     "postgres://postgres@127.0.0.1:55432/postgres";
   const redisUrl = Deno.env.get("BENCH_REDIS_URL") ?? "redis://127.0.0.1:56379";
-  const restUrl = Deno.env.get("UPSTASH_REDIS_REST_URL") ?? "http://127.0.0.1:58079";
+  const givenRestUrl = Deno.env.get("UPSTASH_REDIS_REST_URL");
   const restToken = Deno.env.get("UPSTASH_REDIS_REST_TOKEN") ?? "bpt-local-token";
   const apiKey = "bench-key";
   const prefix = "bptsb:";
@@ -422,6 +423,46 @@ async function main(): Promise<void> {
   await admin.end();
   const dbUrl = new URL(adminUrl);
   dbUrl.pathname = `/${database}`;
+
+  // --- this checkout's REST bridge (unless UPSTASH_REDIS_REST_URL names one) and the floor ----
+  // Its own processes: their CPU per request is theirs alone, not shared with other users of the
+  // dev bridge.
+  const freePort = () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const free = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    return free;
+  };
+  const spawnDeno = (args: string[], env: Record<string, string>) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", ...args],
+      cwd: repo,
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+  const waitFor = async (url: string) => {
+    for (const started = performance.now(); performance.now() - started < 30_000;) {
+      if (await fetch(url).then((r) => r.body?.cancel()).then(() => true, () => false)) return;
+      await sleep(100);
+    }
+    throw new Error(`${url} does not answer`);
+  };
+  const bridgePort = freePort();
+  const bridgeProcess = givenRestUrl === undefined
+    ? spawnDeno(["--allow-net", "--allow-env", "scripts/redis_rest_bridge.ts"], {
+      BRIDGE_PORT: String(bridgePort),
+      BRIDGE_REDIS_URL: redisUrl,
+      BRIDGE_TOKEN: restToken,
+    })
+    : undefined;
+  const restUrl = givenRestUrl ?? `http://127.0.0.1:${bridgePort}`;
+  const helloBase = `http://127.0.0.1:${freePort()}`;
+  const helloProcess = spawnDeno(["--allow-net", "--allow-env", "bench/hello_server.ts"], {
+    PORT: new URL(helloBase).port,
+  });
+  await Promise.all([waitFor(`${restUrl}/health`), waitFor(helloBase)]);
 
   // --- the service under test ------------------------------------------------------------------
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -488,11 +529,21 @@ async function main(): Promise<void> {
       return null;
     }
   };
+  /** The process listening on a local port (a worktree has no .services/ of its own). */
+  const listenerPid = async (url: string) => {
+    const out = await new Deno.Command("ss", {
+      args: ["-Hltnp", `sport = :${new URL(url).port}`],
+      stdout: "piped",
+      stderr: "null",
+    }).output().catch(() => undefined);
+    return Number(/pid=(\d+)/.exec(new TextDecoder().decode(out?.stdout))?.[1]) || null;
+  };
   const pids = {
     service: service.pid,
-    bridge: await pidOf("bridge.pid"),
-    redis: await pidOf("redis.pid"),
+    bridge: bridgeProcess?.pid ?? await pidOf("bridge.pid") ?? await listenerPid(restUrl),
+    redis: await pidOf("redis.pid") ?? await listenerPid(redisUrl),
     bench: Deno.pid,
+    hello: helloProcess.pid,
   };
 
   try {
@@ -507,8 +558,19 @@ async function main(): Promise<void> {
     if (!healthy) throw new Error(`the service did not become healthy:\n${serviceLog.join("")}`);
 
     await runBench();
+  } catch (err) {
+    if (serviceExited) console.error(`the service exited:\n${serviceLog.join("")}`);
+    throw err;
   } finally {
     await stopService();
+    for (const process of [helloProcess, bridgeProcess]) {
+      try {
+        process?.kill("SIGTERM");
+      } catch {
+        // gone
+      }
+      await process?.status;
+    }
     await dropPrefixKeys().catch(() => {});
     resp.disconnect();
   }
@@ -559,7 +621,16 @@ async function main(): Promise<void> {
         stderr: "null",
       }).output();
       const t = performance.now();
-      const snap = { service: NaN, bridge: NaN, redis: NaN, bench: NaN, idle: NaN, busy: NaN, t };
+      const snap = {
+        service: NaN,
+        bridge: NaN,
+        redis: NaN,
+        bench: NaN,
+        hello: NaN,
+        idle: NaN,
+        busy: NaN,
+        t,
+      };
       const text = new TextDecoder().decode(out.stdout);
       for (const m of text.matchAll(/==> (\S+) <==\n(.*)\n/g)) {
         if (m[1] === "/proc/stat") {
@@ -576,7 +647,7 @@ async function main(): Promise<void> {
     /** CPU ms per operation of each process, the rest (wrk, kernel, others) and idle share. */
     function cpuPer(a: CpuSnap, b: CpuSnap, operations: number) {
       const msPer = (ticks: number) => (ticks * 1000 / ticksPerSecond) / operations;
-      const named = ["service", "bridge", "redis", "bench"] as const;
+      const named = ["service", "bridge", "redis", "bench", "hello"] as const;
       const out: Record<string, number> = {};
       let namedTicks = 0;
       for (const k of named) {
@@ -639,6 +710,7 @@ async function main(): Promise<void> {
       seconds: number,
       env: Record<string, string> = {},
       target = base,
+      script = luaScript,
     ): Promise<WrkResult> {
       const r0 = await redisSnap();
       const c0 = await cpuSnap();
@@ -651,7 +723,7 @@ async function main(): Promise<void> {
           "5s",
           "--latency",
           "-s",
-          luaScript,
+          script,
           target + path,
         ],
         env: { BPT_API_KEY: apiKey, ...env },
@@ -725,6 +797,275 @@ async function main(): Promise<void> {
         `service), p99 ${at50.p99 <= 20 ? "MET" : "NOT MET"}.`,
     );
 
+    // --- interleaved at 50 connections: legacy POST, REST ingest, GET, and the floors ----------
+    const rounds = quick ? 1 : 3;
+    const roundSeconds = quick ? 2 : 5;
+    console.log(
+      `\n### Interleaved at 50 connections, ${rounds} round${rounds > 1 ? "s" : ""} of ` +
+        `${roundSeconds} s per cell (medians; CPU µs per request of each process)`,
+    );
+    const requestsLua = `${repo}bench/wrk_requests.lua`;
+    const requestLines = (lines: string[]) => lines.join("\n") + "\n";
+    // REST ingest as riders' apps send it: one sample per request, each rider posting to their own
+    // workout with their own Bearer token; 50 workouts of 10 riders, taken in turn.
+    const ingestLines: string[] = [];
+    const sampleTime = Date.now();
+    for (let r = 0; r < 10; r++) {
+      const session = await api("POST", "/api/auth/register", {
+        email: `streams-bench-${r}-${sampleTime}@example.com`,
+        password: "bench password",
+      });
+      const bearer = { authorization: `Bearer ${session.accessToken}` };
+      for (let w = 0; w < 5; w++) {
+        const res = await fetch(`${base}/api/workouts`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...bearer },
+          body: "{}",
+        });
+        if (res.status !== 201) throw new Error(`POST /api/workouts: ${res.status}`);
+        const { workout } = await res.json();
+        ingestLines.push(
+          [
+            "POST",
+            `/api/workouts/${workout.id}/samples`,
+            "Content-Type: application/json",
+            `Authorization: ${bearer.authorization}`,
+            JSON.stringify({
+              samples: [{ time: sampleTime, power: 245, cadence: 92, heartRate: 148, speed: 32.4 }],
+            }),
+          ].join("\t"),
+        );
+      }
+    }
+    // GET of 100 messages of one stream (the shared key), with and without gzip accepted.
+    const getName = "bench-get";
+    await api("POST", "/api/streams/create", { streamName: getName });
+    for (let m = 0; m < 120; m++) {
+      await api("POST", `/api/streams/${getName}/messages`, {
+        message: telemetryText(m, Date.now()),
+        author: "wrk-bench",
+      });
+    }
+    const getLine = `GET\t/api/streams/${getName}/messages?count=100\tX-API-Key: ${apiKey}`;
+    // 400 streams of 100 messages (shared ones, as an old deployment wrote them: entries only),
+    // read in turn: more answers than an instance keeps (8 MiB), so every GET reads its entries.
+    const coldStreams = 400;
+    const cold = resp.pipeline();
+    for (let n = 0; n < coldStreams; n++) {
+      for (let m = 0; m < 100; m++) {
+        const fields = ["message", telemetryText(m, Date.now()), "timestamp", String(Date.now())];
+        cold.xadd(`${prefix}stream:bench-cold-${n}`, "*", ...fields, "author", "wrk-bench");
+      }
+    }
+    await cold.exec();
+    const coldLines = Array.from(
+      { length: coldStreams },
+      (_, n) => `GET\t/api/streams/bench-cold-${n}/messages?count=100\tX-API-Key: ${apiKey}\t`,
+    );
+    const lines = {
+      ingest: requestLines(ingestLines),
+      get: requestLines([`${getLine}\t`]),
+      getGzip: requestLines([`${getLine}\tAccept-Encoding: gzip\t`]),
+      getCold: requestLines(coldLines),
+      hello: requestLines(["GET\t/\t"]),
+    };
+    await api("POST", "/api/streams/create", { streamName: "bench-rounds-post" });
+    const xaddKey = `${prefix}floor:xadd`;
+    async function directXadd(): Promise<{ rps: number; p50: number; p99: number }> {
+      const redis = new URL(redisUrl);
+      const out = await new Deno.Command("redis-benchmark", {
+        args: [
+          ...["-h", redis.hostname, "-p", redis.port || "6379", "-c", "50"],
+          ...["-n", String(quick ? 20_000 : 100_000), "--csv"],
+          ...["XADD", xaddKey, "MAXLEN", "~", "1000", "*", "s", telemetryText(1, 0)],
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output().catch(() => undefined);
+      const row = out && new TextDecoder().decode(out.stdout).trim().split("\n").at(-1);
+      const values = row?.match(/"([\d.]+)"/g)?.map((v) => Number(v.slice(1, -1)));
+      // test, rps, avg, min, p50, p95, p99, max
+      if (!values || values.length < 7) return { rps: NaN, p50: NaN, p99: NaN };
+      return { rps: values[0], p50: values[3], p99: values[5] };
+    }
+    const cells = {
+      "legacy POST": [] as WrkResult[],
+      "REST ingest": [] as WrkResult[],
+      "GET messages": [] as WrkResult[],
+      "GET messages, gzip": [] as WrkResult[],
+      "GET, 400 streams": [] as WrkResult[],
+      "hello route": [] as WrkResult[],
+    };
+    const xadds: { rps: number; p50: number; p99: number }[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const c = 50;
+      cells["legacy POST"].push(
+        await runWrk("/api/streams/bench-rounds-post/messages", c, roundSeconds),
+      );
+      const requests = (lines: string, target = base) =>
+        runWrk("/", c, roundSeconds, { BPT_REQUESTS: lines }, target, requestsLua);
+      cells["REST ingest"].push(await requests(lines.ingest));
+      cells["GET messages"].push(await requests(lines.get));
+      cells["GET messages, gzip"].push(await requests(lines.getGzip));
+      cells["GET, 400 streams"].push(await requests(lines.getCold));
+      cells["hello route"].push(await requests(lines.hello, helloBase));
+      xadds.push(await directXadd());
+    }
+    const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+    const med = (runs: WrkResult[], pick: (r: WrkResult) => number) => median(runs.map(pick));
+    console.log(
+      "cell                     req/s   p50 ms   p99 ms | CPU µs/req: service  bridge   redis" +
+        "   hello | statuses (wrk, every round)",
+    );
+    for (const [label, runs] of Object.entries(cells)) {
+      const us = (k: string) => num(med(runs, (r) => r.cpu[k] * 1000), 0, 7);
+      console.log(
+        `${label.padEnd(22)} ${int(med(runs, (r) => r.rps))} ${num(med(runs, (r) => r.p50), 2)} ${
+          num(med(runs, (r) => r.p99), 2)
+        } |             ${us("service")} ${us("bridge")} ${us("redis")} ${us("hello")} | ${
+          runs.map((r) => r.statuses).join(" ")
+        }`,
+      );
+    }
+    const xadd = {
+      rps: median(xadds.map((x) => x.rps)),
+      p50: median(xadds.map((x) => x.p50)),
+      p99: median(xadds.map((x) => x.p99)),
+    };
+    console.log(
+      `${"direct XADD (redis-b.)".padEnd(22)} ${int(xadd.rps)} ${num(xadd.p50, 2)} ${
+        num(xadd.p99, 2)
+      } | redis-benchmark -c 50, one ~300-byte field, MAXLEN ~ 1000`,
+    );
+    {
+      const legacy = cells["legacy POST"];
+      const ingest = cells["REST ingest"];
+      const get = cells["GET messages"];
+      const gzip = cells["GET messages, gzip"];
+      const coldGet = cells["GET, 400 streams"];
+      const coldCpu = med(coldGet, (r) => r.cpu.service * 1000);
+      const hello = cells["hello route"];
+      const helloRps = med(hello, (r) => r.rps);
+      const helloCpu = med(hello, (r) => r.cpu.hello * 1000);
+      const legacyRps = med(legacy, (r) => r.rps);
+      const ingestRps = med(ingest, (r) => r.rps);
+      const ingestP99 = med(ingest, (r) => r.p99);
+      // The ratio of each round's pair (same conditions), then their median.
+      const ratio = median(ingest.map((r, i) => r.rps / legacy[i].rps));
+      const getCpu = med(get, (r) => r.cpu.service * 1000);
+      const getBridgeCpu = med(get, (r) => r.cpu.bridge * 1000);
+      const allOk = (runs: WrkResult[], status: string) =>
+        runs.every((r) => new RegExp(`^${status}=\\d+$`).test(r.statuses));
+      if (!allOk(ingest, "202") || !allOk(legacy, "200") || !allOk(get, "200")) {
+        console.log("NOTE: some requests were not answered 2xx (see the statuses above)");
+      }
+      console.log(
+        `REST ingest ÷ legacy POST (same rounds): ${ratio.toFixed(2)}× (target ≥ 0.8×: ${
+          ratio >= 0.8 ? "MET" : "NOT MET"
+        }); REST ingest p99 ${ingestP99.toFixed(1)} ms (target ≤ 20 ms: ${
+          ingestP99 <= 20 ? "MET" : "NOT MET"
+        }).\nGET messages?count=100: service ${
+          getCpu.toFixed(0)
+        } µs CPU/request (target ≤ 250 µs: ${getCpu <= 250 ? "MET" : "NOT MET"}), bridge ${
+          getBridgeCpu.toFixed(0)
+        } µs (an unchanged stream: its kept answer); with gzip accepted the service spends ${
+          med(gzip, (r) => r.cpu.service * 1000).toFixed(0)
+        } µs; reading 400 streams in turn (no kept answer: every GET reads and writes its ` +
+          `entries) ${coldCpu.toFixed(0)} µs, bridge ${
+            med(coldGet, (r) => r.cpu.bridge * 1000).toFixed(0)
+          } µs. Floors: hello route ${int(helloRps, 0)} req/s at ${
+            helloCpu.toFixed(0)
+          } µs CPU/request; direct XADD ${int(xadd.rps, 0)} req/s.`,
+      );
+      const hello_ = { name: "Hono hello route, wrk 50", value: helloRps };
+      record({
+        bench: "streams",
+        cell: "legacy POST, 50 senders, requests/s",
+        value: legacyRps,
+        unit: "req/s",
+        better: "higher",
+        floor: hello_,
+      });
+      record({
+        bench: "streams",
+        cell: "REST ingest (1 sample/request), 50 senders, requests/s",
+        value: ingestRps,
+        unit: "req/s",
+        better: "higher",
+        floor: hello_,
+        target: "≥ 0.8× legacy POST (same run)",
+        met: ratio >= 0.8,
+      });
+      record({
+        bench: "streams",
+        cell: "REST ingest ÷ legacy POST, requests/s at 50 senders",
+        value: ratio,
+        unit: "×",
+        better: "higher",
+        target: "≥ 0.8×",
+        met: ratio >= 0.8,
+      });
+      record({
+        bench: "streams",
+        cell: "REST ingest (1 sample/request), 50 senders, p99",
+        value: ingestP99,
+        unit: "ms",
+        better: "lower",
+        floor: { name: "Hono hello route p99, wrk 50", value: med(hello, (r) => r.p99) },
+        target: "≤ 20 ms",
+        met: ingestP99 <= 20,
+      });
+      record({
+        bench: "streams",
+        cell: "GET messages?count=100, 50 connections, service CPU per request",
+        value: getCpu,
+        unit: "µs",
+        better: "lower",
+        floor: { name: "Hono hello route CPU per request", value: helloCpu },
+        target: "≤ 250 µs",
+        met: getCpu <= 250,
+      });
+      record({
+        bench: "streams",
+        cell:
+          "GET messages?count=100 of 400 streams in turn (no kept answer), service CPU per request",
+        value: coldCpu,
+        unit: "µs",
+        better: "lower",
+        floor: { name: "Hono hello route CPU per request", value: helloCpu },
+      });
+      record({
+        bench: "streams",
+        cell: "GET messages?count=100, 50 connections, REST bridge CPU per request",
+        value: getBridgeCpu,
+        unit: "µs",
+        better: "lower",
+      });
+      record({
+        bench: "streams",
+        cell: "GET messages?count=100, 50 connections, requests/s",
+        value: med(get, (r) => r.rps),
+        unit: "req/s",
+        better: "higher",
+        floor: hello_,
+      });
+      record({
+        bench: "streams",
+        cell: "GET messages?count=100, 50 connections, p99",
+        value: med(get, (r) => r.p99),
+        unit: "ms",
+        better: "lower",
+        floor: { name: "Hono hello route p99, wrk 50", value: med(hello, (r) => r.p99) },
+      });
+      record({
+        bench: "streams",
+        cell: "direct XADD (redis-benchmark), 50 clients, requests/s",
+        value: xadd.rps,
+        unit: "req/s",
+        better: "higher",
+      });
+    }
+
     // --- where the time goes -----------------------------------------------------------------
     console.log(
       `\n### Where the time goes: the same load split into its parts (${partSeconds} s each), ` +
@@ -788,6 +1129,16 @@ async function main(): Promise<void> {
         p99: percentile(latencies, 99),
         cpu: cpuPer(c0, c1, latencies.length),
       });
+      if (callers === 50) {
+        record({
+          bench: "streams",
+          cell: "Redis hop only: store.post() → REST bridge → Redis, 50 callers, requests/s",
+          value: parts[parts.length - 1].rps,
+          unit: "req/s",
+          better: "higher",
+          floor: { name: "direct XADD (redis-benchmark), 50 clients", value: xadd.rps },
+        });
+      }
     }
     console.log(
       "run                                                        req/s   p50 ms   p99 ms | " +

@@ -93,6 +93,46 @@ Deno.test("responseEncoding and automaticDeserialization off give the raw string
   assert.deepEqual(await plain.hgetall(`${PREFIX}plain:h`), ["a", "1", "b", "x"]);
 });
 
+Deno.test("an array reply mixing ASCII, unicode and invalid UTF-8 gives each string as GET does", async () => {
+  const key = `${PREFIX}mixed`;
+  // Enough strings that the bridge decodes them as one span where it can (16 or more).
+  const filler = Array.from({ length: 16 }, (_, i) => `v${i}`);
+  const values = [
+    "plain",
+    "🚴 功率",
+    "",
+    '{"power":250,"note":"a \\"quote\\""}',
+    "x".repeat(5000),
+    ...filler,
+  ];
+  await raw("/pipeline", [
+    ["DEL", key],
+    ...values.map((v) => ["RPUSH", key, v]),
+    ["EVAL", "redis.call('RPUSH', KEYS[1], '\\255\\128ok\\226\\130')", "1", key],
+  ]);
+  const single = await raw(
+    "/pipeline",
+    values.map((_, i) => ["LINDEX", key, String(i)]).concat(
+      [["LINDEX", key, String(values.length)]],
+    ),
+  );
+  const whole = await raw("/pipeline", [["LRANGE", key, "0", "-1"]]);
+  const one = (single.json as { result: string }[]).map((r) => r.result);
+  assert.deepEqual(one.slice(0, values.length), values);
+  assert.equal(one[values.length], "\uFFFD\uFFFDok\uFFFD");
+  assert.deepEqual(whole.json, [{ result: one }]);
+  // ASCII and lone invalid bytes only (one character per byte): the same strings again.
+  await raw("/pipeline", [
+    ["DEL", key],
+    ["RPUSH", key, "a"],
+    ["EVAL", "redis.call('RPUSH', KEYS[1], '\\255', 'b\\128c')", "1", key],
+    ["RPUSH", key, "d", ...filler],
+  ]);
+  assert.deepEqual((await raw("/pipeline", [["LRANGE", key, "0", "-1"]])).json, [{
+    result: ["a", "\uFFFD", "b\uFFFDc", "d", ...filler],
+  }]);
+});
+
 Deno.test("binary bytes are kept exactly (base64 on the wire)", async () => {
   const bytes = [0, 255, 128, 10, 13, 34, 92, 0xc3, 0x28];
   await redis.eval(

@@ -799,3 +799,110 @@ Deno.test("POST /api/streams/:name/messages answers 503 while Redis REST cannot 
     await down.close();
   }
 });
+
+/** The body the old service answered for GET messages: the entries as Redis holds them. */
+async function oldBody(name: string, start = "-", end = "+", count = 100): Promise<string> {
+  const { live } = t.deps;
+  const raw = await live.raw.xrange(live.keys.stream(name), start, end, count) as unknown as [
+    string,
+    string[],
+  ][];
+  const messages = raw.map(([id, fields]) => {
+    const data: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) data[fields[i]] = fields[i + 1];
+    return { id, data };
+  });
+  return JSON.stringify({ streamName: name, messages });
+}
+
+Deno.test("GET /api/streams/:name/messages answers exactly the old body, gzipped when the client accepts it", async () => {
+  const name = uniqueName("read-bytes");
+  await createStream(name);
+  for (let i = 0; i < 30; i++) {
+    await postMessage(name, {
+      message: JSON.stringify({ power: 200 + i, note: 'a "quoted" </script> 功率 \u2028', i }),
+      author: i % 2 ? "bike" : undefined,
+    });
+  }
+  // An entry an old deployment wrote with other fields, one named like an array index.
+  const { live } = t.deps;
+  await live.redis.xadd(live.keys.stream(name), "*", { type: "note", "0": "zero", text: "x" });
+  const expected = await oldBody(name);
+
+  const plain = await api("GET", `/api/streams/${name}/messages?count=100`);
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers.get("content-type"), "application/json");
+  assert.equal(plain.headers.get("content-encoding"), null);
+  assert.equal(await plain.text(), expected);
+
+  const gzipped = await api("GET", `/api/streams/${name}/messages?count=100`, {
+    headers: { ...key, "accept-encoding": "gzip, deflate, br" },
+  });
+  assert.equal(gzipped.status, 200);
+  assert.equal(gzipped.headers.get("content-encoding"), "gzip");
+  assert.match(gzipped.headers.get("vary") ?? "", /Accept-Encoding/);
+  const bytes = new Uint8Array(await gzipped.arrayBuffer());
+  assert.ok(bytes.length < expected.length / 4, `${bytes.length} gzipped bytes`);
+  const text = await new Response(
+    new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+  assert.equal(text, expected);
+
+  // A small answer, or gzip refused (q=0), goes uncompressed.
+  const refused = await api("GET", `/api/streams/${name}/messages?count=100`, {
+    headers: { ...key, "accept-encoding": "gzip;q=0, identity" },
+  });
+  assert.equal(refused.headers.get("content-encoding"), null);
+  assert.equal(await refused.text(), expected);
+  const small = await api("GET", `/api/streams/${name}/messages?count=1`, {
+    headers: { ...key, "accept-encoding": "gzip" },
+  });
+  assert.equal(small.headers.get("content-encoding"), null);
+  assert.equal((await small.json()).messages.length, 1);
+});
+
+Deno.test("GET /api/streams/:name/messages answers what Redis holds after every change, never an older answer", async () => {
+  const name = uniqueName("read-fresh");
+  const { live } = t.deps;
+  const get = async (query = "?count=100") => {
+    const res = await api("GET", `/api/streams/${name}/messages${query}`);
+    assert.equal(res.status, 200);
+    return await res.text();
+  };
+  assert.equal(await get(), await oldBody(name)); // no stream yet
+  await createStream(name);
+  for (let i = 0; i < 3; i++) await postMessage(name, { message: `m${i}` });
+  assert.equal(await get(), await oldBody(name));
+  assert.equal(await get(), await oldBody(name)); // again, unchanged
+  assert.equal(await get("?count=2"), await oldBody(name, "-", "+", 2));
+
+  await postMessage(name, { message: "m3" }); // through this instance
+  assert.equal(await get(), await oldBody(name));
+  const other = await live.redis.xadd(live.keys.stream(name), "*", {
+    message: "m4",
+    timestamp: "1",
+  });
+  assert.equal(await get(), await oldBody(name)); // another instance's write
+  assert.match(await get(), new RegExp(`"id":"${other}"`));
+  assert.equal(await get(`?start=${other}&end=%2B&count=100`), await oldBody(name, other));
+
+  // Entries removed behind this instance's back: the last, then the first.
+  await live.redis.xdel(live.keys.stream(name), other);
+  assert.equal(await get(), await oldBody(name));
+  assert.doesNotMatch(await get(), new RegExp(`"id":"${other}"`));
+  await live.transport.send([["XTRIM", live.keys.stream(name), "MAXLEN", "2"]]);
+  assert.equal(await get(), await oldBody(name));
+  assert.equal(JSON.parse(await get()).messages.length, 2);
+
+  // Deleted, then created again under the same name.
+  const deleted = await api("DELETE", `/api/streams/${name}`);
+  assert.equal(deleted.status, 200);
+  assert.deepEqual(JSON.parse(await get()).messages, []);
+  await createStream(name);
+  await postMessage(name, { message: "again" });
+  assert.equal(await get(), await oldBody(name));
+  assert.deepEqual(JSON.parse(await get()).messages.map((m: Entry) => m.data.message), [
+    undefined, // the stream_created marker
+    "again",
+  ]);
+});

@@ -386,3 +386,33 @@ Deno.test("a ride may span at most 48 hours, in one batch or across batches", as
   assert.equal(imported.status, 400);
   await imported.body?.cancel();
 });
+
+Deno.test("one-sample POSTs of many riders at once share REST requests, and every sample is archived", async () => {
+  const riders = await Promise.all(Array.from({ length: 5 }, () => riderWithFtp(250)));
+  const workouts = await Promise.all(riders.map((r) => start(r.accessToken)));
+  const before = t.deps.live.transport.stats().requests;
+  // 20 seconds of 1 Hz samples from each rider, every rider's request of a second at once.
+  for (let i = 0; i < 20; i++) {
+    const answers = await Promise.all(
+      riders.map((r, k) =>
+        post(r.accessToken, workouts[k].id, [{ time: t0 + i * 1000, power: 200 + k, cadence: 90 }])
+      ),
+    );
+    for (const res of answers) {
+      assert.equal(res.status, 202);
+      assert.equal((await res.json()).accepted, 1);
+    }
+  }
+  const sent = t.deps.live.transport.stats().requests - before;
+  // Through the kept-alive transport (no @upstash/redis fetch each), several to one request.
+  assert.ok(sent > 0 && sent < 100, `100 sample POSTs took ${sent} REST requests`);
+  for (const [k, rider] of riders.entries()) {
+    const res = await t.request("POST", `/api/workouts/${workouts[k].id}/complete`, {
+      token: rider.accessToken,
+    });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.archivedMessages, 20);
+    assert.equal(body.workout.summary.avgPower, 200 + k);
+  }
+});

@@ -1,6 +1,11 @@
 import { Redis } from "@upstash/redis";
 import { type LiveKeys, liveKeys } from "./keys.ts";
-import { type RestTransport, restTransport } from "./transport.ts";
+import {
+  type CommandBatcher,
+  commandBatcher,
+  type RestTransport,
+  restTransport,
+} from "./transport.ts";
 import { traced, tracing } from "../core/tracing.ts";
 
 /** The live store: an Upstash REST client plus the project's key prefix. */
@@ -13,11 +18,18 @@ export type LiveStore = {
    * transport.ts).
    */
   transport: RestTransport;
+  /**
+   * Reads (and only reads: they may be sent again) batched across requests into pipelines, over
+   * their own kept-alive connections (`readTransport`, delivery at least once).
+   */
+  reads: CommandBatcher;
+  /** The transport under `reads`. */
+  readTransport: RestTransport;
   /** Every key name, under the configured prefix (see keys.ts); bare names are never used. */
   keys: LiveKeys;
   /** True when Redis answers PING within the timeout. */
   ping: (timeoutMs?: number) => Promise<boolean>;
-  /** Closes the kept-alive connections of `transport`. */
+  /** Closes the kept-alive connections of `transport` and `readTransport`. */
   close: () => void;
 };
 
@@ -46,28 +58,46 @@ export function createLiveStore(
     token: options.token,
     retries: options.retries ?? 2,
     backoff: (n) => 50 * 2 ** n,
-    // Its one caller posts messages (a write): a request that may have run is never sent again.
+    // Its callers write (a message POST, a sample batch): a request that may have run is never
+    // sent again.
     delivery: "at-most-once",
   });
-  // With OTEL_DENO=true each pipeline is a span (fetch-based clients get one from the runtime).
-  const transport: RestTransport = tracing
-    ? {
-      ...plain,
-      send: (commands) =>
-        traced("redis pipeline", {
-          "db.system": "redis",
-          "db.operation": commands[0]?.[0] ?? "",
-          "redis.commands": commands.length,
-        }, () => plain.send(commands)),
-    }
-    : plain;
+  const plainReads = restTransport({
+    url: options.url,
+    token: options.token,
+    retries: options.retries ?? 2,
+    backoff: (n) => 50 * 2 ** n,
+    // A read changes nothing: one that may have run is sent again rather than failed.
+    delivery: "at-least-once",
+  });
+  const transport = withSpans(plain);
+  const readTransport = withSpans(plainReads);
   return {
     redis,
     raw,
     transport,
-    close: () => transport.close(),
+    reads: commandBatcher(readTransport),
+    readTransport,
+    close: () => {
+      transport.close();
+      readTransport.close();
+    },
     keys: liveKeys(options.prefix),
     ping: (timeoutMs = 1000) => withTimeout(redis.ping(), timeoutMs).then((r) => r === "PONG"),
+  };
+}
+
+/** With OTEL_DENO=true each pipeline is a span (fetch-based clients get one from the runtime). */
+function withSpans(plain: RestTransport): RestTransport {
+  if (!tracing) return plain;
+  return {
+    ...plain,
+    send: (commands) =>
+      traced("redis pipeline", {
+        "db.system": "redis",
+        "db.operation": commands[0]?.[0] ?? "",
+        "redis.commands": commands.length,
+      }, () => plain.send(commands)),
   };
 }
 

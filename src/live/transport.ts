@@ -206,68 +206,58 @@ export function restTransport(options: RestTransportOptions) {
 export type RestTransport = ReturnType<typeof restTransport>;
 
 /**
- * Runs calls of one Lua script as EVALSHA commands, batching calls that arrive while REST round
- * trips are under way into one pipeline request (@upstash/redis only merges calls made in the
- * same tick, and requests arriving on separate sockets never are). At low load a call goes out at
- * once; under load up to `maxInFlight` round trips overlap, each carrying what queued since the
- * last one left (one at a time left this thread idle while a batch travelled).
+ * Sends groups of commands (one group per caller) as REST pipelines, batching the groups that
+ * arrive while round trips are under way into one pipeline request (@upstash/redis only merges
+ * calls made in the same tick, and requests arriving on separate sockets never are). At low load
+ * a group goes out at once; under load up to `maxInFlight` round trips overlap, each carrying
+ * what queued since the last one left (one at a time left this thread idle while a batch
+ * travelled), at most `maxBatch` commands each (a bigger group goes alone).
  *
- * Each call runs as the transport's delivery policy allows: with `"at-most-once"` a call whose
- * batch was sent but got no answer fails, and is not run again. Only calls Redis answered
- * NOSCRIPT (it lost its script cache: they did not run) are sent again, once, after SCRIPT LOAD.
+ * Each group is sent as the transport's delivery policy allows: with `"at-most-once"` a group
+ * whose batch was sent but got no answer fails, and is not sent again.
  */
-export function scriptBatcher<T>(
+export function commandBatcher(
   transport: Pick<RestTransport, "send">,
-  script: string,
   options: { maxBatch?: number; maxInFlight?: number } = {},
 ) {
-  const sha = createHash("sha1").update(script).digest("hex");
   const maxBatch = options.maxBatch ?? 500;
   const maxInFlight = options.maxInFlight ?? 2;
-  type Call = {
-    keys: string[];
-    args: string[];
-    resolve: (v: T) => void;
-    reject: (e: unknown) => void;
-  };
-  let queue: Call[] = [];
+  let queue: BatchedGroup[] = [];
   let inFlight = 0; // round trips under way
   let planned = false; // a flush is due at the end of this tick
 
-  async function send(batch: Call[], retried = false): Promise<void> {
+  async function send(batch: BatchedGroup[]): Promise<void> {
+    let commands = batch[0].commands;
+    if (batch.length > 1) {
+      commands = [];
+      for (const group of batch) for (const command of group.commands) commands.push(command);
+    }
     let replies: PipelineReply[];
     try {
-      replies = await transport.send(
-        batch.map((call) => ["EVALSHA", sha, String(call.keys.length), ...call.keys, ...call.args]),
-      );
+      replies = await transport.send(commands);
     } catch (err) {
-      for (const call of batch) call.reject(err);
+      for (const group of batch) group.fail(err);
       return;
     }
-    const unrun: Call[] = [];
-    replies.forEach((reply, i) => {
-      if (!retried && reply.error?.startsWith("NOSCRIPT")) unrun.push(batch[i]);
-      else if (reply.error) batch[i].reject(new RedisReplyError(reply.error));
-      else batch[i].resolve(reply.result as T);
-    });
-    if (unrun.length === 0) return;
-    // Redis lost its script cache (restart, failover): load it and run those calls again.
-    try {
-      const [loaded] = await transport.send([["SCRIPT", "LOAD", script]]);
-      if (loaded.error) throw new RedisReplyError(loaded.error);
-    } catch (err) {
-      for (const call of unrun) call.reject(err);
-      return;
+    let at = 0;
+    for (const group of batch) {
+      group.settle(replies, at);
+      at += group.commands.length;
     }
-    await send(unrun, true);
   }
 
   /** Sends what is queued, while fewer than `maxInFlight` round trips are under way. */
   function flush(): void {
     planned = false;
     while (queue.length > 0 && inFlight < maxInFlight) {
-      const batch = queue.slice(0, maxBatch);
-      queue = queue.slice(batch.length);
+      let n = 1;
+      let commands = queue[0].commands.length;
+      while (n < queue.length && commands + queue[n].commands.length <= maxBatch) {
+        commands += queue[n].commands.length;
+        n++;
+      }
+      const batch = n === queue.length ? queue : queue.slice(0, n);
+      queue = n === queue.length ? [] : queue.slice(n);
       inFlight++;
       void send(batch).finally(() => {
         inFlight--;
@@ -276,16 +266,91 @@ export function scriptBatcher<T>(
     }
   }
 
+  function enqueue(group: BatchedGroup): void {
+    queue.push(group);
+    // Let calls from the same tick join, then start a round trip if one may start.
+    if (!planned && inFlight < maxInFlight) {
+      planned = true;
+      queueMicrotask(flush);
+    }
+  }
+
+  return {
+    /** Sends these commands (in one pipeline, maybe with others'); resolves with their replies. */
+    send(commands: string[][]): Promise<PipelineReply[]> {
+      return new Promise<PipelineReply[]>((resolve, reject) => {
+        enqueue({
+          commands,
+          settle: (replies, at) =>
+            resolve(
+              at === 0 && replies.length === commands.length
+                ? replies
+                : replies.slice(at, at + commands.length),
+            ),
+          fail: reject,
+        });
+      });
+    },
+
+    /** Queues a group that settles itself (no promise of its own: the script batcher's calls). */
+    enqueue,
+  };
+}
+
+/** A caller's commands in a {@linkcode commandBatcher}, told its replies or the failure. */
+export type BatchedGroup = {
+  commands: string[][];
+  /** The replies of the whole batch; this group's start at `at`. */
+  settle: (replies: PipelineReply[], at: number) => void;
+  fail: (err: unknown) => void;
+};
+
+/** The batcher type {@linkcode commandBatcher} returns. */
+export type CommandBatcher = ReturnType<typeof commandBatcher>;
+
+/**
+ * Runs calls of one Lua script as EVALSHA commands through a {@linkcode commandBatcher}: calls
+ * that arrive while REST round trips are under way share one pipeline request.
+ *
+ * Each call runs as the transport's delivery policy allows: with `"at-most-once"` a call whose
+ * batch was sent but got no answer fails, and is not run again. Only calls Redis answered
+ * NOSCRIPT (it lost its script cache: they did not run) are sent again, once, after SCRIPT LOAD
+ * (one load for every call that met NOSCRIPT meanwhile).
+ */
+export function scriptBatcher<T>(
+  transport: Pick<RestTransport, "send">,
+  script: string,
+  options: { maxBatch?: number; maxInFlight?: number } = {},
+) {
+  const sha = createHash("sha1").update(script).digest("hex");
+  const batcher = commandBatcher(transport, options);
+  let loading: Promise<void> | undefined;
+
+  async function load(): Promise<void> {
+    const [loaded] = await transport.send([["SCRIPT", "LOAD", script]]);
+    if (loaded.error) throw new RedisReplyError(loaded.error);
+  }
+
   return {
     /** Runs the script with these keys and arguments; resolves with its reply. */
     exec(keys: string[], args: string[]): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        queue.push({ keys, args, resolve, reject });
-        // Let calls from the same tick join, then start a round trip if one may start.
-        if (!planned && inFlight < maxInFlight) {
-          planned = true;
-          queueMicrotask(flush);
-        }
+        const command = ["EVALSHA", sha, String(keys.length), ...keys, ...args];
+        const run = (retried: boolean) =>
+          batcher.enqueue({
+            commands: [command],
+            settle(replies, at) {
+              const reply = replies[at];
+              if (!retried && reply.error?.startsWith("NOSCRIPT")) {
+                // Redis lost its script cache (restart, failover): load it, run this call again.
+                loading ??= load().finally(() => loading = undefined);
+                loading.then(() => run(true), reject);
+              } else if (reply.error) reject(new RedisReplyError(reply.error));
+              else resolve(reply.result as T);
+            },
+            fail: reject,
+          });
+        run(false);
       });
     },
   };
@@ -372,7 +437,8 @@ class HttpConnection {
     if (/\bchunked\b/i.test(headers.get("transfer-encoding") ?? "")) {
       body = await this.#chunked();
     } else if (length !== undefined) {
-      body = await this.#take(Number(length));
+      // Decoded below, before the buffer is read into again: no copy of a large reply.
+      body = await this.#take(Number(length), false);
     } else {
       body = await this.#rest();
       keepAlive = false;
@@ -382,7 +448,9 @@ class HttpConnection {
 
   /** Index of `marker` in the unread bytes, or -1. */
   #find(marker: "\r\n\r\n" | "\r\n"): number {
-    const buf = this.#buffer;
+    // Only the unread bytes: an indexOf on the whole buffer ran through its stale tail (megabytes
+    // once a large reply grew it) whenever no CR was read yet, 5% of a GET's CPU.
+    const buf = this.#buffer.subarray(0, this.#end);
     for (
       let i = buf.indexOf(CRLF, this.#start);
       i >= 0 && i < this.#end;
@@ -438,11 +506,14 @@ class HttpConnection {
     return true;
   }
 
-  async #take(length: number): Promise<Uint8Array> {
+  /** The next `length` bytes: a copy, or (`copy` false) a view valid until the next read. */
+  async #take(length: number, copy = true): Promise<Uint8Array> {
     while (this.#end - this.#start < length) {
       if (!(await this.#fill())) throw new Error("Redis REST closed the connection mid-answer");
     }
-    const bytes = this.#buffer.slice(this.#start, this.#start + length);
+    const bytes = copy
+      ? this.#buffer.slice(this.#start, this.#start + length)
+      : this.#buffer.subarray(this.#start, this.#start + length);
     this.#start += length;
     return bytes;
   }

@@ -2,7 +2,7 @@ import { ApiError, forbidden } from "../core/errors.ts";
 import { canRead, type StreamCaller } from "./access.ts";
 import type { Hub } from "./hub.ts";
 import { ensureLiveWorkout, type LiveRideDeps } from "./live_rides.ts";
-import type { StreamEntry, StreamInfo, StreamMeta, StreamOwner, StreamStore } from "./store.ts";
+import type { StreamInfo, StreamMeta, StreamOwner, StreamStore } from "./store.ts";
 
 /** What posting to a stream uses: binding it to a live workout, and the local SSE hub. */
 export type MessageDeps = LiveRideDeps & { hub: Hub };
@@ -83,13 +83,19 @@ export async function readableMeta(
   return meta;
 }
 
-/** Entries of a stream between two ids, when the caller may see it (an unknown one has none). */
-export async function readMessages(
+/**
+ * Entries of a stream between two ids, when the caller may see it (an unknown one has none), as
+ * the JSON text of a `StreamEntry[]`: its meta and entries come in one round trip, the entries
+ * dropped unless the meta lets it see them.
+ */
+export async function readMessagesJson(
   streams: StreamStore,
   caller: StreamCaller,
   name: string,
   range: { start: string; end: string; count: number },
-): Promise<StreamEntry[]> {
-  await readableMeta(streams, caller, name);
-  return await streams.range(name, range.start, range.end, range.count);
+): Promise<string> {
+  if (caller.kind === "share" && caller.streamName !== name) throw notVisible();
+  const { meta, entriesJson } = await streams.page(name, range);
+  if (meta && !canRead(caller, name, meta)) throw notVisible();
+  return entriesJson;
 }

@@ -1,17 +1,19 @@
 import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, TypedResponse } from "hono";
 import { forbidden, invalid } from "../../core/errors.ts";
 import { userIdOf } from "../../http/authenticate.ts";
+import { jsonAnswer } from "../../http/compress.ts";
 import type { AppEnv } from "../../http/deps.ts";
 import { ownerOf, streamCaller } from "../../http/stream_caller.ts";
 import {
   openStream,
   postMessage,
   readableMeta,
-  readMessages,
+  readMessagesJson,
   visibleStreams,
 } from "../../streams/messages.ts";
 import { cleanupSharedStreams, deleteOwnStream } from "../../streams/removal.ts";
+import type { StreamEntry } from "../../streams/store.ts";
 import { listShares } from "../../streams/share_queries.ts";
 import { changeVisibility, createShareLink, revokeShareLink } from "../../streams/shares.ts";
 import { sse } from "./sse.ts";
@@ -107,8 +109,15 @@ export const readStreamMessages: AppRouteHandler<typeof readMessagesRoute> = asy
   const { name } = c.req.valid("param");
   const q = c.req.valid("query");
   const caller = await streamCaller(c, q.share);
-  const messages = await readMessages(c.var.deps.streams, caller, name, q);
-  return c.json({ streamName: name, messages }, 200);
+  const messages = await readMessagesJson(c.var.deps.streams, caller, name, q);
+  // The bytes c.json({ streamName, messages }) would send, gzipped for a client that accepts it
+  // (100 messages: 33 KB).
+  const text = `{"streamName":${JSON.stringify(name)},"messages":${messages}}`;
+  return jsonAnswer(c, text) as unknown as TypedResponse<
+    { streamName: string; messages: StreamEntry[] },
+    200,
+    "json"
+  >;
 };
 
 /** DELETE /api/streams/cleanup: the shared key only. */
