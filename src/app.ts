@@ -19,6 +19,7 @@ import {
 } from "./http/middleware.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { credentialLimit } from "./http/credential_limit.ts";
+import { compressAnswers } from "./http/compress.ts";
 import { rateLimit } from "./http/rate_limit.ts";
 import { createRouter, type OpenApiDocument, publicUnlessSecured } from "./http/openapi.ts";
 import { userRoutes } from "./routes/users/mod.ts";
@@ -87,7 +88,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   );
   // Failed credentials are counted around `authenticate`, and a blocked client is refused before
   // its credential is checked; the request limit needs the principal, so it comes after.
-  app.use("/api/*", noStore);
+  app.use("/api/*", noStore, compressAnswers);
   if (deps.config.credentialFailures.perClient > 0) app.use("/api/*", credentialLimit(deps));
   app.use("/api/*", authenticate);
   if (deps.config.rateLimitPerMinute > 0) app.use("/api/*", rateLimit(deps));
