@@ -13,8 +13,10 @@ export type SseClient = {
   frames: SseFrame[];
   /** Comment lines (`: ping`) seen so far. */
   comments: string[];
-  /** Lines that are neither `data:` nor comments (an `event:` line, say). */
+  /** Lines that are neither `data:`, `id:` nor comments (an `event:` line, say). */
   otherLines: string[];
+  /** The `id:` lines so far (stream entries' ids, what EventSource sends back as Last-Event-ID). */
+  ids: string[];
   /** All text received so far. */
   raw: () => string;
   /** Waits for the first frame at index `from` or later that matches. */
@@ -50,6 +52,7 @@ export async function openSse(
   const frames: SseFrame[] = [];
   const comments: string[] = [];
   const otherLines: string[] = [];
+  const ids: string[] = [];
   const waiters = new Set<() => void>();
   let raw = "";
   let pending = "";
@@ -68,6 +71,7 @@ export async function openSse(
       for (const line of block.split("\n")) {
         if (line.startsWith(":")) comments.push(line);
         else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        else if (/^id: \d+-\d+$/.test(line)) ids.push(line.slice(4));
         else otherLines.push(line);
       }
       if (data.length > 0) frames.push(JSON.parse(data.join("\n")));
@@ -134,6 +138,7 @@ export async function openSse(
     frames,
     comments,
     otherLines,
+    ids,
     raw: () => raw,
     waitFor: async (match, options = {}) => {
       const from = options.from ?? 0;
@@ -158,11 +163,13 @@ export async function openSse(
 }
 
 /**
- * True when the text is nothing but whole frames `data: <one line>\n\n` and comment blocks
- * (`: …\n\n`), with no `event:`, `id:` or `retry:` field and no CR.
+ * True when the text is nothing but whole frames `data: <one line>\n\n` (a stream entry's frame
+ * may start with its `id: <ms>-<seq>` line, for Last-Event-ID) and comment blocks (`: …\n\n`),
+ * with no `event:` or `retry:` field and no CR: what the old clients' `data:`-line parsers and
+ * EventSource.onmessage read.
  */
 export function isPlainDataStream(text: string): boolean {
-  return /^(?:(?:data: [^\n\r]*|:[^\n\r]*)\n\n)*$/.test(text);
+  return /^(?:(?:(?:id: \d+-\d+\n)?data: [^\n\r]*|:[^\n\r]*)\n\n)*$/.test(text);
 }
 
 /** A real HTTP server on a free loopback port serving `handler`. */

@@ -2,6 +2,11 @@ import assert from "node:assert/strict";
 import { delay } from "./local_servers.ts";
 import { startTestApp, type TestApp } from "./support.ts";
 
+/** The `data:` line's JSON text of one frame (after its `id:` line, when it has one). */
+function dataOf(frame: string): string {
+  return frame.replace(/^id: [^\n]*\n/, "").slice("data: ".length);
+}
+
 let t: TestApp;
 Deno.test.beforeAll(async () => {
   t = await startTestApp({ streamPollMs: 20 });
@@ -42,7 +47,7 @@ Deno.test("viewers subscribing at once share one first read and miss no later en
     await delay(20);
   }
   for (const frames of received) {
-    const ids = frames.map((f) => JSON.parse(f.slice("data: ".length)).id);
+    const ids = frames.map((f) => JSON.parse(dataOf(f)).id);
     for (const id of later) assert.ok(ids.includes(id), `a viewer missed ${id}`);
     assert.equal(new Set(ids).size, ids.length, "a viewer got an entry twice");
   }
@@ -73,7 +78,7 @@ Deno.test("a post on this instance reaches its viewers here without a Redis read
       assert.equal(res.status, 200);
       posted.push((await res.json()).messageId);
     }
-    const got = frames.map((f) => JSON.parse(f.slice("data: ".length)));
+    const got = frames.map((f) => JSON.parse(dataOf(f)));
     assert.deepEqual(got.map((g) => [g.type, g.id, g.data.message, g.data.author]), [
       ["message", posted[0], "first", "hub test"],
       ["message", posted[1], "second", "hub test"],
@@ -81,7 +86,10 @@ Deno.test("a post on this instance reaches its viewers here without a Redis read
     ]);
     // The same bytes a poll would have produced: the entry as Redis stores it.
     const stored = await slow.deps.streams.range(name, posted[2], posted[2], 1);
-    assert.equal(frames[2], `data: ${JSON.stringify({ type: "message", ...stored[0] })}\n\n`);
+    assert.equal(
+      frames[2],
+      `id: ${stored[0].id}\ndata: ${JSON.stringify({ type: "message", ...stored[0] })}\n\n`,
+    );
     assert.equal(slow.deps.hub.stats().redisReads, readsBefore);
     unsubscribe();
   } finally {
@@ -121,7 +129,7 @@ Deno.test("listenAll viewers get a new stream's marker and first messages even w
   const decoder = new TextDecoder();
   const everything: Record<string, unknown>[] = [];
   const unsubscribeAll = await hub.subscribe(null, {
-    write: (bytes) => everything.push(JSON.parse(decoder.decode(bytes).slice("data: ".length))),
+    write: (bytes) => everything.push(JSON.parse(dataOf(decoder.decode(bytes)))),
     end: () => {},
   });
   const singles: (() => void)[] = [];

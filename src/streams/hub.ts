@@ -47,9 +47,19 @@ function fields(raw: string[]): Record<string, string> {
 const encoder = new TextEncoder();
 const ping = encoder.encode(": ping\n\n");
 
-/** An SSE frame, encoded once for every viewer: one unnamed `data:` line (COMPAT). */
-export function frame(payload: unknown): Uint8Array {
-  return encoder.encode(`data: ${JSON.stringify(payload)}\n\n`);
+/**
+ * An SSE frame, encoded once for every viewer: one unnamed `data:` line (COMPAT), after an `id:`
+ * line when it is a stream entry for that stream's viewers, so that EventSource resumes with
+ * Last-Event-ID after a reconnect (the old clients' `data:`-line parsers skip other lines).
+ */
+export function frame(payload: unknown, id?: string): Uint8Array {
+  const data = `data: ${JSON.stringify(payload)}\n\n`;
+  return encoder.encode(id === undefined ? data : `id: ${id}\n${data}`);
+}
+
+/** Whether a Last-Event-ID is a stream entry id this service sent (`<ms>-<seq>`). */
+export function isEntryId(text: string | undefined): text is string {
+  return text !== undefined && /^\d{1,15}-\d{1,15}$/.test(text);
 }
 
 /**
@@ -72,6 +82,10 @@ export function createHub(
   // viewers have to get past first.
   const catchUps = new Map<string, string>();
   const metas = new Map<string, StreamMeta | null>(); // what access checks need, per stream
+  // Viewers resuming after a reconnect (Last-Event-ID): the entries after `after` up to `upTo`
+  // (the last one the hub had delivered when they joined) are read from Redis for them; what is
+  // delivered live meanwhile is held and written after, so they get every entry once, in order.
+  const resuming = new Map<Viewer, { after: string; upTo: string; held: Uint8Array[] }>();
   let eventsCursor: string | null = null;
   const pending = new Map<string, Promise<void>>(); // first cursor reads in flight
   let allPending: Promise<void> | undefined;
@@ -89,6 +103,8 @@ export function createHub(
   }
 
   function safeWrite(viewer: Viewer, bytes: Uint8Array) {
+    const resume = resuming.get(viewer);
+    if (resume) return void resume.held.push(bytes);
     try {
       viewer.write(bytes);
     } catch {
@@ -205,7 +221,7 @@ export function createHub(
     cursors.set(name, id);
     const catchUp = catchUps.get(name);
     if (catchUp !== undefined && !isAfter(catchUp, id)) catchUps.delete(name);
-    const text = frame({ type: "message", id, data });
+    const text = frame({ type: "message", id, data }, id);
     for (const viewer of byStream.get(name) ?? []) {
       const floor = floors.get(viewer);
       if (floor !== undefined && !isAfter(id, floor)) continue;
@@ -248,13 +264,16 @@ export function createHub(
 
   return {
     /**
-     * Adds a viewer of one stream (or of every stream with `null`), from now on.
-     * Answers the function that removes it.
+     * Adds a viewer of one stream (or of every stream with `null`), from now on — or, for one
+     * stream with `after` (its Last-Event-ID), from the entry after that one: call
+     * {@linkcode resume} once the viewer's first frame is written. Answers the function that
+     * removes it.
      */
     async subscribe(
       stream: string | null,
       viewer: Viewer,
       meta?: StreamMeta | null,
+      options: { after?: string } = {},
     ): Promise<() => void> {
       if (closed) throw new Error("Stream hub is closed");
       if (stream === null) {
@@ -294,6 +313,15 @@ export function createHub(
         }
         const floor = catchUps.get(stream);
         if (floor !== undefined) floors.set(viewer, floor);
+        // What this stream's viewers have been sent up to now; later entries come live.
+        const upTo = floor ?? cursors.get(stream)!;
+        const after = options.after;
+        if (after !== undefined && isAfter(upTo, after)) {
+          resuming.set(viewer, { after, upTo, held: [] });
+        } else if (after !== undefined && isAfter(after, upTo)) {
+          // It saw more than this instance has read yet (another instance relayed it first).
+          floors.set(viewer, after);
+        }
         let set = byStream.get(stream);
         if (!set) byStream.set(stream, set = new Set());
         set.add(viewer);
@@ -302,6 +330,7 @@ export function createHub(
       return () => {
         all.delete(viewer);
         floors.delete(viewer);
+        resuming.delete(viewer);
         if (stream !== null) {
           const set = byStream.get(stream);
           set?.delete(viewer);
@@ -314,6 +343,34 @@ export function createHub(
           for (const name of [...cursors.keys()]) if (!byStream.has(name)) forget(name);
         }
       };
+    },
+
+    /**
+     * Sends a viewer that subscribed with `after` the entries it missed (read from Redis), then
+     * what was delivered live meanwhile. A no-op for any other viewer.
+     */
+    async resume(stream: string, viewer: Viewer): Promise<void> {
+      const owed = resuming.get(viewer);
+      if (!owed) return;
+      try {
+        let start = `(${owed.after}`;
+        for (;;) {
+          redisReads++;
+          const entries = await store.range(stream, start, owed.upTo, 1000);
+          if (!resuming.has(viewer)) return; // it left meanwhile
+          if (sees(viewer, stream)) {
+            for (const { id, data } of entries) {
+              viewer.write(frame({ type: "message", id, data }, id));
+            }
+          }
+          if (entries.length < 1000) break;
+          start = `(${entries[entries.length - 1].id}`;
+        }
+      } finally {
+        if (resuming.delete(viewer)) {
+          for (const bytes of owed.held) safeWrite(viewer, bytes);
+        }
+      }
     },
 
     /**

@@ -4,7 +4,7 @@ import { ApiError } from "../../core/errors.ts";
 import { clientAddress } from "../../http/client_address.ts";
 import type { AppEnv } from "../../http/deps.ts";
 import { canRead, type StreamCaller } from "../../streams/access.ts";
-import { frame, type Viewer } from "../../streams/hub.ts";
+import { frame, isEntryId, type Viewer } from "../../streams/hub.ts";
 import type { StreamMeta } from "../../streams/store.ts";
 
 /** Frames a slow SSE viewer may have queued before it is disconnected. */
@@ -49,6 +49,8 @@ export async function sse(
   stream: { name: string; meta: StreamMeta | null } | null,
 ): Promise<Response> {
   const { hub, sseSlots } = c.get("deps");
+  const lastEventId = c.req.header("last-event-id")?.trim();
+  const resumeFrom = isEntryId(lastEventId) ? lastEventId : undefined;
   const slot = await takeSlot(c, caller);
   let unsubscribe: (() => void) | undefined;
   let finished = false;
@@ -74,8 +76,10 @@ export async function sse(
         canSee: (name, meta) => canRead(caller, name, meta),
         tags: caller.tags,
       };
-      // Subscribe first, so every entry added after the "connected" frame is delivered.
-      const remove = await hub.subscribe(stream?.name ?? null, viewer, stream?.meta)
+      // Subscribe first, so every entry added after the "connected" frame is delivered; a
+      // viewer of one stream reconnecting with Last-Event-ID gets the entries after it first.
+      const after = stream ? resumeFrom : undefined;
+      const remove = await hub.subscribe(stream?.name ?? null, viewer, stream?.meta, { after })
         .catch((err) => {
           release();
           throw err;
@@ -83,6 +87,10 @@ export async function sse(
       unsubscribe = remove;
       if (finished) return remove();
       viewer.write(frame({ type: "connected", streamName: stream?.name ?? "all" }));
+      if (stream && after !== undefined) {
+        // Redis failing here ends the connection: EventSource comes back with the same id.
+        await hub.resume(stream.name, viewer).catch(() => viewer.end());
+      }
     },
     cancel() {
       finished = true;
