@@ -49,6 +49,8 @@ const cluster = await startCluster({
     RATE_LIMIT_PER_MINUTE: "0",
     SSE_MAX_PER_RIDER: String(viewerCount + 10),
     TRUSTED_PROXY_HOPS: "1",
+    // Every rider here signs up from this one machine: the per-address sign-in limit is not measured.
+    AUTH_CLIENT_ATTEMPTS: "100000",
   },
 });
 const redis = new RespClient(Deno.env.get("BENCH_REDIS_URL") ?? "redis://127.0.0.1:56380");
