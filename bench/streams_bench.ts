@@ -401,6 +401,12 @@ async function main(): Promise<void> {
   // this bench's viewers and measurements; `--sse-only` skips part 1.
   const serviceDir = option("service") ?? repo;
   const sseOnly = Deno.args.includes("--sse-only");
+  // `--heap`: the service runs with the V8 inspector on, so part 2 can read its live heap.
+  const heap = Deno.args.includes("--heap");
+  // Threads the viewers run in (`--viewer-workers=N`). One by default: on 2 cores, two viewer
+  // threads beside the service cost 2–3× the CPU per message of one (33–35 against 11–15 ms per
+  // message for 1,000 viewers, 2026-12-02) and held back the service they measure.
+  const viewerWorkers = Number(option("viewer-workers") ?? 1);
   const wrkSeconds = quick ? 2 : 10;
   const partSeconds = quick ? 2 : 5;
   const windowSeconds = quick ? 2 : 5;
@@ -447,7 +453,14 @@ async function main(): Promise<void> {
   probe.close();
   const base = `http://127.0.0.1:${port}`;
   const service = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"],
+    args: [
+      "run",
+      ...(heap ? ["--inspect=127.0.0.1:0"] : []),
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "src/main.ts",
+    ],
     cwd: serviceDir,
     env: {
       ...Deno.env.toObject(),
@@ -1087,6 +1100,35 @@ async function main(): Promise<void> {
       }
 
       /**
+       * The service's live JavaScript heap in bytes after a full GC, through its inspector
+       * (`--heap`); NaN without it.
+       */
+      async function liveHeap(): Promise<number> {
+        const url = /ws:\/\/127\.0\.0\.1:\d+\/[\w-]+/.exec(serviceLog.join(""))?.[0];
+        if (!heap || !url) return NaN;
+        const ws = new WebSocket(url);
+        const replies = new Map<number, (result: Record<string, number>) => void>();
+        ws.onmessage = (e) => {
+          const m = JSON.parse(e.data);
+          if (m.id) replies.get(m.id)?.(m.result);
+        };
+        await new Promise((resolve, reject) => {
+          ws.onopen = resolve;
+          ws.onerror = reject;
+        });
+        let id = 0;
+        const send = (method: string) =>
+          new Promise<Record<string, number>>((resolve) => {
+            replies.set(++id, resolve);
+            ws.send(JSON.stringify({ id, method }));
+          });
+        await send("HeapProfiler.collectGarbage");
+        const usage = await send("Runtime.getHeapUsage");
+        ws.close();
+        return usage.usedSize;
+      }
+
+      /**
        * The floor of SSE delivery: one plain Redis client XADDs a message with its send time and
        * another, blocked in XREAD, receives it (no HTTP, no bridge, no hub).
        */
@@ -1160,6 +1202,9 @@ async function main(): Promise<void> {
         rssAfter: number;
         anonBefore: number;
         anonAfter: number;
+        /** The service's live heap (bytes, after a GC) before and after (`--heap`). */
+        heapBefore: number;
+        heapAfter: number;
         deleted: number;
         ended: number;
         connectCommands: number;
@@ -1170,8 +1215,9 @@ async function main(): Promise<void> {
       async function sseRun(viewers: number): Promise<SseRow> {
         const stream = `bench-sse-${viewers}-${Date.now()}`;
         await api("POST", "/api/streams/create", { streamName: stream });
-        const workers = viewers >= 500 ? 2 : 1;
+        const workers = viewerWorkers;
         const groups = Array.from({ length: workers }, () => new ViewerGroup());
+        const h0 = await liveHeap();
         const m0 = await procSnap(service.pid);
         const r0 = await redisSnap();
         const opened = await Promise.all(groups.map((g, i) =>
@@ -1189,6 +1235,7 @@ async function main(): Promise<void> {
         const errors = opened.flatMap((o) => o.errors);
 
         await redisWindow(`${viewers} viewer(s) of 1 stream, idle`, 1, viewers, windowSeconds);
+        const h1 = await liveHeap(); // first: after its GC, the RSS is closer to what stays
         const m1 = await procSnap(service.pid);
 
         // Post the messages at a steady rate; every message carries its send time (`timestamp`).
@@ -1268,6 +1315,8 @@ async function main(): Promise<void> {
           rssAfter: m1.rssKiB,
           anonBefore: m0.anonKiB,
           anonAfter: m1.anonKiB,
+          heapBefore: h0,
+          heapAfter: h1,
           deleted: ends.reduce((n, e) => n + e.deleted, 0),
           ended: ends.reduce((n, e) => n + e.ended, 0),
           connectCommands: redisDelta(r0, r1).total,
@@ -1351,7 +1400,10 @@ async function main(): Promise<void> {
         "\n### Memory per viewer: the service's resident memory (/proc/PID/status) before the " +
           "viewers connected and once every one had (after the idle window)",
       );
-      console.log("viewers   VmRSS before → after MiB   per viewer KiB   RssAnon per viewer KiB");
+      console.log(
+        "viewers   VmRSS before → after MiB   per viewer KiB   RssAnon per viewer KiB   " +
+          "live JS heap per viewer KiB (--heap)",
+      );
       const perViewer = (r: SseRow, before: number, after: number) => (after - before) / r.viewers;
       for (const r of sseRows) {
         console.log(
@@ -1359,13 +1411,15 @@ async function main(): Promise<void> {
             num(r.rssAfter / 1024, 1, 7)
           }   ${num(perViewer(r, r.rssBefore, r.rssAfter), 1, 14)}   ${
             num(perViewer(r, r.anonBefore, r.anonAfter), 1, 22)
-          }`,
+          }   ${num(perViewer(r, r.heapBefore / 1024, r.heapAfter / 1024), 1, 34)}`,
         );
       }
       console.log(
-        "The RSS delta includes each connection's socket state in the process, its Deno.serve " +
-          "request and response objects and the hub's entry; memory freed by an earlier row is " +
-          "reused by the next (the 1,000-viewer row is the one to read).",
+        "The RSS delta is mostly Deno.serve's own per-connection state (hyper, tokio: a bare " +
+          "Deno.serve SSE server took ~72 KiB per connection on the 2026-12-02 machine) and V8 " +
+          "heap headroom grown by the connect phase's garbage; the live heap after a GC (--heap) " +
+          "is what the JavaScript objects of a viewer hold. Memory freed by an earlier row is " +
+          "reused by the next: read the 1,000-viewer row.",
       );
 
       console.log(
@@ -1436,10 +1490,15 @@ async function main(): Promise<void> {
         } ms, ${(p99At1000 / percentile(one.lat, 99)).toFixed(2)}× the 1-viewer p99`,
       );
       const memoryPerViewer = (at1000.rssAfter - at1000.rssBefore) / at1000.viewers;
+      const heapPerViewer = (at1000.heapAfter - at1000.heapBefore) / 1024 / at1000.viewers;
       console.log(
         `(printed) service memory per viewer at 1,000 viewers: ${
           memoryPerViewer.toFixed(1)
-        } KiB RSS`,
+        } KiB RSS${
+          Number.isFinite(heapPerViewer)
+            ? `, of which ${heapPerViewer.toFixed(1)} KiB live JS heap`
+            : " (--heap adds the live JS heap)"
+        }`,
       );
       // The revocation feed (src/auth/revocations.ts) polls with one XRANGE every ~250 ms whether
       // or not anyone watches a stream; the hub's own reads are the rest.
@@ -1502,6 +1561,15 @@ async function main(): Promise<void> {
         unit: "KiB",
         better: "lower",
       });
+      if (Number.isFinite(heapPerViewer)) {
+        record({
+          bench: "streams",
+          cell: "SSE service live JS heap per viewer (after GC, 1,000 viewers)",
+          value: heapPerViewer,
+          unit: "KiB",
+          better: "lower",
+        });
+      }
       record({
         bench: "streams",
         cell: "SSE Redis readers per instance (idle, 1–1,000 viewers)",
