@@ -7,7 +7,10 @@
  *    time every process spent per request, one request's latency split in-process (createApp
  *    with the real and a stubbed store), and how many REST requests each POST costs.
  * 2. SSE delivery latency (receive time − send time, every viewer × every message) with 1, 100 and
- *    1,000 viewers of one stream: raw-TCP viewers in worker threads, 50 messages at 5/s.
+ *    1,000 viewers of one stream: raw-TCP viewers in a worker thread, 50 messages at 5/s; the
+ *    service's CPU per message (user/system) and memory per viewer (its RSS before and after the
+ *    viewers connected; `--heap` adds its live JS heap after a GC, read through its inspector); the
+ *    floor: a direct XADD → XREAD between two plain Redis clients.
  * 3. Redis commands per second from `INFO stats/commandstats` deltas: no viewers, viewers idle,
  *    viewers while posting, many streams, after every viewer left.
  *
@@ -17,7 +20,10 @@
  *
  *   deno run --allow-net --allow-env --allow-read --allow-run bench/streams_bench.ts [--quick]
  *
- * `--quick` shortens every run (2 s wrk runs, 10 messages) to check the bench itself.
+ * `--quick` shortens every run (2 s wrk runs, 10 messages) to check the bench itself. For parts 2
+ * and 3 alone: `--sse-only`; `--service=DIR` runs the service from another checkout (the code
+ * before a change, with this bench's viewers); `--database=NAME --prefix=P:` when two runs share
+ * the services; `--viewer-workers=N` viewer threads (1).
  */
 import { createCredentialCache } from "../src/auth/credential_cache.ts";
 import { createRevocations } from "../src/auth/revocations.ts";
