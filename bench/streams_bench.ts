@@ -1590,4 +1590,9 @@ async function main(): Promise<void> {
 }
 
 if ((globalThis as { name?: string }).name === VIEWER_WORKER) viewerWorker();
-else await main();
+else {
+  await main();
+  // Part 1's in-process app leaves kept-alive connections open, which would hold the process
+  // after the last line (deno task bench waited for it until its timeout).
+  Deno.exit(0);
+}
