@@ -373,6 +373,64 @@ Deno.test("200 viewers of one stream share one reader; when they leave the hub s
   assert.equal((await api("DELETE", `/api/streams/${name}`)).status, 200);
 });
 
+Deno.test("every viewer gets every entry once and in order, posted here or on another instance", async () => {
+  const name = uniqueName();
+  await create(name);
+  const b = secondInstance();
+  try {
+    await withServer(t.app, async (base) => {
+      const viewers = await Promise.all(Array.from({ length: 50 }, () => listen(base, name)));
+      await Promise.all(viewers.map((v) => v.waitForCount(1)));
+      // Posts to this instance are relayed at once; posts to B arrive with this hub's next poll.
+      // Both kinds interleaved must still reach every viewer in the stream's order.
+      const posted: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const via = i % 3 === 2 ? apiOf(b.app) : api;
+        posted.push((await post(name, { message: `entry ${i}` }, via)).messageId);
+      }
+      await Promise.all(viewers.map((v) => v.waitFor((f) => f.id === posted.at(-1))));
+      const stored = (await entries(name)).map((e) => e.id).slice(-posted.length);
+      assert.deepEqual(stored, posted);
+      for (const v of viewers) {
+        assert.deepEqual(v.frames.filter(isMessage).map((f) => f.id), posted);
+      }
+    });
+  } finally {
+    b.close();
+  }
+  assert.equal((await api("DELETE", `/api/streams/${name}`)).status, 200);
+  await hubIdle();
+});
+
+Deno.test("a viewer that stops reading does not hold back the others, and leaving frees its place", async () => {
+  const hub = t.deps.hub;
+  await hubIdle();
+  const name = uniqueName();
+  await create(name);
+  // A viewer whose response nobody reads: its frames queue up on its own response only.
+  const stalled = await t.app.fetch(
+    new Request(`http://localhost/api/streams/${name}/listen`, { headers: key }),
+  );
+  assert.equal(stalled.status, 200);
+  await withServer(t.app, async (base) => {
+    const reading = await listen(base, name);
+    await reading.waitForCount(1);
+    await eventually(() => hub.stats().viewers === 2, 3000, "both viewers");
+    const posted: string[] = [];
+    for (let i = 0; i < 30; i++) posted.push((await post(name, { message: `m${i}` })).messageId);
+    await reading.waitFor((f) => f.id === posted.at(-1));
+    assert.deepEqual(reading.frames.filter(isMessage).map((f) => f.id), posted);
+
+    await stalled.body!.cancel();
+    await eventually(() => hub.stats().viewers === 1, 3000, "the stalled viewer to be gone");
+    const after = await post(name, { message: "after it left" });
+    await reading.waitFor((f) => f.id === after.messageId);
+    await reading.close();
+  });
+  await hubIdle();
+  assert.equal((await api("DELETE", `/api/streams/${name}`)).status, 200);
+});
+
 Deno.test("streams nobody watches cost the hub no Redis reads", async () => {
   const hub = t.deps.hub;
   await hubIdle();
