@@ -18,7 +18,7 @@ import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { startRefreshDrain, timescaleLicense } from "../src/db/timescale.ts";
 import { createLogger } from "../src/core/log.ts";
-import { benchApp, benchConfig } from "./bench_app.ts";
+import { benchApp, benchConfig, closeDeps } from "./bench_app.ts";
 
 const arg = (name: string, fallback: number) => {
   const at = Deno.args.indexOf(name);
@@ -113,6 +113,5 @@ record({
 });
 
 await drain.stop();
-deps.hub.close();
-deps.live.close();
+await closeDeps(deps);
 await sql.end({ timeout: 5 });

@@ -24,6 +24,7 @@
  * one, and prints the ratios: a before/after comparison on a shared, noisy machine.
  */
 import { benchApp } from "./bench_app.ts";
+import type { Deps } from "../src/http/deps.ts";
 import { percentile, record } from "./report.ts";
 import { cpuUsage } from "node:process";
 import { Readable } from "node:stream";
@@ -190,7 +191,7 @@ const [stored] = await sql<{ rows: number }[]>`
 // --- apps ------------------------------------------------------------------------------------
 type App = { request: (path: string, init: RequestInit) => Response | Promise<Response> };
 /** One app under test: its database client, a rider's token and its Postgres backends. */
-type Variant = { name: string; app: App; sql: Sql; token: string; close: () => void };
+type Variant = { name: string; app: App; sql: Sql; token: string; close: () => Promise<void> };
 
 async function variant(
   name: string,
@@ -204,7 +205,15 @@ async function variant(
     insert into auth_sessions (user_id) values (${id}) returning id
   `;
   const token = await deps.tokens.sign({ userId: id, sessionId: session.id });
-  return { name, app, sql: db, token, close: () => deps.hub.close() };
+  // What the dependencies keep running, as far as this build (or the compared one) has it.
+  const parts = deps as Partial<Pick<Deps, "live" | "passwords" | "revocations">>;
+  const close = async () => {
+    deps.hub.close();
+    parts.live?.close();
+    parts.passwords?.close();
+    await parts.revocations?.close();
+  };
+  return { name, app, sql: db, token, close };
 }
 
 const variants = [await variant("this", sql, benchApp, config)];
@@ -409,6 +418,6 @@ for (const [e, label] of labels.entries()) {
 }
 
 for (const v of variants) {
-  v.close();
+  await v.close();
   await v.sql.end();
 }

@@ -3,8 +3,21 @@ import { createApp } from "../src/app.ts";
 import { createTokenIssuer, generatePrivateKeyPem } from "../src/auth/tokens.ts";
 import { type Config, loadConfig } from "../src/core/config.ts";
 import { createSql, type Sql } from "../src/db/client.ts";
+import type { Deps } from "../src/http/deps.ts";
 import { createDeps } from "../src/wiring.ts";
 import { createLogger } from "../src/core/log.ts";
+
+/**
+ * Stops what the app's dependencies keep running (the hub's loop, the kept-alive Redis
+ * connections, the password workers, the revocation feed), so that a bench ends when its work
+ * does.
+ */
+export async function closeDeps(deps: Deps): Promise<void> {
+  deps.hub.close();
+  deps.live.close();
+  deps.passwords.close();
+  await deps.revocations.close();
+}
 
 /** The app and its dependencies, logging nothing. */
 export async function benchApp(config: Config, sql: Sql) {

@@ -11,7 +11,7 @@
  *
  *   deno run --allow-net --allow-env --allow-read --allow-sys bench/import_bench.ts [--runs 7]
  */
-import { benchApp, benchConfig } from "./bench_app.ts";
+import { benchApp, benchConfig, closeDeps } from "./bench_app.ts";
 import { record } from "./report.ts";
 import { createSql } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
@@ -192,5 +192,5 @@ for (const format of ["fit", "tcx", "gpx", "csv"]) {
 console.log(`load average after: ${Deno.loadavg().map((v) => v.toFixed(2)).join(" ")}`);
 
 await server.shutdown();
-deps.hub.close();
+await closeDeps(deps);
 await sql.end({ timeout: 5 });

@@ -9,7 +9,7 @@
  *   deno run --allow-net --allow-env --allow-read bench/workouts_bench.ts [--rides 1000]
  */
 import { Hono } from "hono";
-import { benchApp } from "./bench_app.ts";
+import { benchApp, closeDeps } from "./bench_app.ts";
 import { record } from "./report.ts";
 import { Redis as RespClient } from "../tests/deps/ioredis.ts";
 import { summarize } from "../src/analytics/power.ts";
@@ -358,8 +358,7 @@ for (const [label, path] of queries) {
 }
 
 resp.disconnect();
-deps.hub.close();
-deps.passwords.close();
+await closeDeps(deps);
 await server.shutdown();
 await hello.shutdown();
 await sql.end();
