@@ -319,9 +319,24 @@ if (write) {
   const at = text.indexOf(start);
   const until = text.indexOf(end);
   if (at < 0 || until < at) throw new Error(`${page} has no ${start} … ${end} section`);
+  let section = markdown;
+  if (only) {
+    // A partial run replaces its own benches' rows and keeps the others', under their heading.
+    const previous = text.slice(at + start.length, until).trim().split("\n");
+    const kept = previous.filter((line) => {
+      const bench = /^\| ([a-z_]+) \|/.exec(line)?.[1];
+      return bench !== undefined && bench !== "bench" && !only.has(bench);
+    });
+    const headings = previous.filter((line) => /^(Run of|Rows of)/.test(line));
+    if (kept.length > 0) {
+      const before = headings.map((h) => h.replace(/^Rows of [^:]*: /, "")).join(" ");
+      section = `${heading} Benches: ${[...only].join(", ")}.\n\n` +
+        `Rows of the other benches: ${before}\n\n${table([...figures])}\n${kept.join("\n")}\n`;
+    }
+  }
   await Deno.writeTextFile(
     page,
-    text.slice(0, at + start.length) + `\n\n${markdown}\n` + text.slice(until),
+    text.slice(0, at + start.length) + `\n\n${section}\n` + text.slice(until),
   );
   console.log(`written to ${page}`);
 }

@@ -52,7 +52,7 @@ Deno.test("deno task bench writes each figure beside its floor into the page's t
     assert.equal(rows.length, 4);
     const metric = middleware.filter((line) => line.includes("| request metric "));
     assert.equal(metric.length, 1);
-    assert.match(metric[0].split(" | ")[3], /^the same app without it: \d+\.\d+ µs$/);
+    assert.match(metric[0].split(" | ")[3], /^the same app without it: \d[\d,]*(\.\d+)? µs$/);
     assert.equal(middleware.length, 5);
     for (const row of rows) {
       const cells = row.split(" | ");
@@ -70,4 +70,28 @@ Deno.test("deno task bench refuses an unknown bench name and names the known one
   const run = await runner("--only", "nope", "--no-write");
   assert.equal(run.code, 2);
   assert.match(run.stderr, /Unknown bench: nope \(known: middleware, analytics, /);
+});
+
+Deno.test("a partial run (--only) replaces its benches' rows and keeps the others' with their run", async () => {
+  const page = await Deno.makeTempFile({ suffix: ".md" });
+  const old = "Run of 2026-01-01 00:00 UTC, commit `abc1234`; 2 cores.";
+  await Deno.writeTextFile(
+    page,
+    `<!-- bench-table:start -->\n\n${old}\n\n| bench | figure | value | floor (same run) | ` +
+      "cost vs floor | target |  |\n| --- | --- | --- | --- | --- | --- | --- |\n" +
+      "| middleware | old row | 1 µs |  |  |  |  |\n| workouts | kept row | 2 ms |  |  |  |  |\n\n" +
+      "<!-- bench-table:end -->\n",
+  );
+  try {
+    const run = await runner("--quick", "--only", "middleware", "--page", page);
+    assert.equal(run.code, 0, run.stderr);
+    const written = await Deno.readTextFile(page);
+    assert.ok(!written.includes("old row"));
+    assert.ok(written.includes("| workouts | kept row | 2 ms |"));
+    assert.ok(written.includes(`Rows of the other benches: ${old}`));
+    assert.match(written, /Benches: middleware\./);
+    assert.equal(written.split("\n").filter((l) => l.startsWith("| middleware |")).length, 5);
+  } finally {
+    await Deno.remove(page);
+  }
 });
