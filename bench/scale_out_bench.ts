@@ -18,7 +18,7 @@
  */
 import postgres from "postgres";
 import { generatePrivateKeyPem } from "../src/auth/tokens.ts";
-import { type Frame, reconnectingViewer, startCluster } from "../tests/cluster.ts";
+import { type Frame, postRetrying, reconnectingViewer, startCluster } from "../tests/cluster.ts";
 import { Redis as RespClient } from "../tests/deps/ioredis.ts";
 import { delay } from "../tests/local_servers.ts";
 import { benchConfig } from "./bench_app.ts";
@@ -57,28 +57,11 @@ const redis = new RespClient(Deno.env.get("BENCH_REDIS_URL") ?? "redis://127.0.0
 const sql = postgres(config.databaseUrl, { max: 2, onnotice: () => {} });
 const api = (path: string) => `${cluster.url}${path}`;
 
-async function post(path: string, token: string, body: unknown) {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    try {
-      const res = await fetch(api(path), {
-        method: "POST",
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          "content-type": "application/json",
-        },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(5000),
-      });
-      const text = await res.text();
-      if (res.ok) return JSON.parse(text);
-      if (![502, 503, 504].includes(res.status)) throw new Error(`${path}: ${res.status} ${text}`);
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith("/")) throw err;
-    }
-    await delay(50);
-  }
-  return null;
-}
+const post = (path: string, token: string, body: unknown) =>
+  postRetrying(api(path), token, body) as Promise<
+    // deno-lint-ignore no-explicit-any
+    any
+  >;
 
 type Rider = {
   token: string;

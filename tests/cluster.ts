@@ -202,3 +202,36 @@ export function reconnectingViewer(
     },
   };
 }
+
+/**
+ * POSTs JSON through the balancer as a rider's app would: sent again (same body) after a network
+ * error, a timeout or a 502/503/504; any other failure throws. Null when never accepted.
+ */
+export async function postRetrying(
+  url: string,
+  token: string,
+  body: unknown,
+): Promise<Record<string, unknown> | null> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          "content-type": "application/json",
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(5000),
+      });
+      const text = await res.text();
+      if (res.ok) return JSON.parse(text);
+      if (res.status !== 502 && res.status !== 503 && res.status !== 504) {
+        throw new Error(`POST ${url}: ${res.status} ${text}`);
+      }
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith("POST ")) throw err;
+    }
+    await delay(50);
+  }
+  return null; // never accepted
+}

@@ -6,40 +6,10 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { generatePrivateKeyPem } from "../src/auth/tokens.ts";
-import { type Frame, reconnectingViewer, startCluster } from "./cluster.ts";
+import { type Frame, postRetrying as post, reconnectingViewer, startCluster } from "./cluster.ts";
 import { delay } from "./local_servers.ts";
 
 const databaseUrl = Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:55433/bpt_test";
-
-/** POSTs JSON through the balancer, sending again (same body) on a network error or a 502/503. */
-async function post(
-  url: string,
-  token: string,
-  body: unknown,
-): Promise<Record<string, unknown> | null> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    try {
-      const res = await fetch(url, {
-        method: "POST",
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          "content-type": "application/json",
-        },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(5000),
-      });
-      const text = await res.text();
-      if (res.ok) return JSON.parse(text);
-      if (res.status !== 502 && res.status !== 503 && res.status !== 504) {
-        throw new Error(`POST ${url}: ${res.status} ${text}`);
-      }
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith("POST ")) throw err;
-    }
-    await delay(50);
-  }
-  return null; // never accepted
-}
 
 Deno.test({
   name: "three instances behind nginx: a SIGKILL loses no accepted sample and no viewer frame",
