@@ -10,6 +10,7 @@
  * service, for the Docker services).
  */
 import {
+  type DatabaseInfo,
   databaseInfo,
   describeCounts,
   describeInfo,
@@ -27,7 +28,7 @@ import {
 const repo = new URL("..", import.meta.url).pathname;
 const defaultUrl = "postgres://postgres@127.0.0.1:55432/bpt";
 
-/** The manifest written beside an archive. */
+/** The manifest written beside an archive: the archive, then what the database was. */
 export type BackupManifest = {
   format: "pg_dump custom";
   file: string;
@@ -35,14 +36,7 @@ export type BackupManifest = {
   bytes: number;
   durationMs: number;
   pgDump: string;
-  database: string;
-  serverVersion: string;
-  serverMajor: number;
-  timescaledb: string | null;
-  license: string | null;
-  schemaVersion: number | null;
-  counts: Record<string, number>;
-};
+} & DatabaseInfo;
 
 async function main(args: string[]): Promise<void> {
   const { options } = parseArgs(args, {
@@ -110,13 +104,7 @@ async function main(args: string[]): Promise<void> {
     bytes,
     durationMs,
     pgDump: tool.describe,
-    database: info.database,
-    serverVersion: info.serverVersion,
-    serverMajor: info.serverMajor,
-    timescaledb: info.timescaledb,
-    license: info.license,
-    schemaVersion: info.schemaVersion,
-    counts: info.counts,
+    ...info,
   };
   await Deno.writeTextFile(`${out}.json`, JSON.stringify(manifest, null, 2) + "\n");
   console.log(
