@@ -27,6 +27,7 @@ import { analyticsRoutes } from "./routes/analytics/mod.ts";
 import { workoutRoutes } from "./routes/workouts/mod.ts";
 import { streamRoutes } from "./routes/streams/mod.ts";
 import { apiKeyRoutes } from "./routes/api_keys/mod.ts";
+import { webhookRoutes } from "./routes/webhooks/mod.ts";
 
 /** The service version reported in the OpenAPI document. */
 export const version = "0.1.0";
@@ -102,6 +103,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route("/api/analytics", analyticsRoutes());
   app.route("/api/streams", streamRoutes());
   app.route("/api/users/me/api-keys", apiKeyRoutes());
+  app.route("/api/webhooks", webhookRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -134,6 +136,10 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
           { name: "API keys", description: "Personal API keys for devices and scripts" },
           { name: "Workouts", description: "Live and archived rides, their samples and files" },
           { name: "Analytics", description: "Totals, power curves and history over rides" },
+          {
+            name: "Webhooks",
+            description: "Signed deliveries of workout events to a rider's URLs",
+          },
           {
             name: "Live streams (legacy)",
             description: "The old clients' /api/streams: live messages and SSE",

@@ -9,10 +9,11 @@ import { startRefreshDrain } from "./db/timescale.ts";
 import { type Logger, withFields } from "./core/log.ts";
 import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
 import { dropExpiredTelemetry, retentionIntervalMs } from "./db/retention.ts";
+import { startDeliveryWorker } from "./webhooks/worker.ts";
 
 /**
- * A running service instance: its HTTP server, connections, SSE hub, idle sweeper and the drain
- * of pending aggregate refreshes.
+ * A running service instance: its HTTP server, connections, SSE hub, idle sweeper, the drain
+ * of pending aggregate refreshes and the webhook delivery worker.
  */
 export type Instance = {
   /** Stops taking requests, ends SSE viewers, waits for requests in flight, closes connections. */
@@ -91,11 +92,14 @@ export async function startInstance(
     : undefined;
   // Continuous-aggregate refreshes a request could not finish (none on the Apache edition).
   const drain = startRefreshDrain(sql, { log });
+  // Webhook deliveries from the outbox (each instance claims its share; WEBHOOK_POLL_MS=0: none).
+  const webhooks = startDeliveryWorker({ sql, log, config });
 
   return {
     async stop() {
       clearInterval(sweeper);
       await drain.stop();
+      await webhooks.stop(); // sends in flight are cut; their claims run out and they are resent
       deps.hub.close(); // ends open SSE responses, which would otherwise hold the shutdown
       await server.shutdown();
       deps.passwords.close(); // after the last request: a sign-in in flight still finishes

@@ -11,6 +11,8 @@ const layers = [
   "users",
   "streams",
   "workouts",
+  // Below workouts: the outbox insert runs inside the workouts' transactions (src/webhooks/).
+  "webhooks",
   "analytics",
   "files",
   "live",

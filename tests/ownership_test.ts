@@ -28,6 +28,8 @@ type Fixture = {
   streamName: string;
   /** The id of A's personal API key. */
   apiKeyId: string;
+  /** The id of A's webhook. */
+  webhookId: string;
 };
 
 /**
@@ -72,6 +74,12 @@ const cases: Record<string, (f: Fixture) => Attempt[]> = {
   "DELETE /api/users/me/api-keys/{id}": (f) => [
     { path: `/api/users/me/api-keys/${f.apiKeyId}`, tokenOnly: true },
   ],
+  "GET /api/webhooks/{id}": (f) => [{ path: `/api/webhooks/${f.webhookId}` }],
+  "PATCH /api/webhooks/{id}": (f) => [
+    { path: `/api/webhooks/${f.webhookId}`, body: { events: ["workout.deleted"] } },
+  ],
+  "DELETE /api/webhooks/{id}": (f) => [{ path: `/api/webhooks/${f.webhookId}` }],
+  "GET /api/webhooks/{id}/deliveries": (f) => [{ path: `/api/webhooks/${f.webhookId}/deliveries` }],
 };
 
 /** Parameterised routes that are not scoped to one owner, and why. */
@@ -141,6 +149,12 @@ async function riderA(): Promise<{ token: string; fixture: Fixture }> {
   const key = await t.request("POST", "/api/users/me/api-keys", { token, body: { name: "A's" } });
   assert.equal(key.status, 201);
   const apiKeyId = (await key.json()).id;
+  const hook = await t.request("POST", "/api/webhooks", {
+    token,
+    body: { url: "https://93.184.215.14/hook", events: ["workout.completed"] },
+  });
+  assert.equal(hook.status, 201);
+  const webhookId = (await hook.json()).id;
   return {
     token,
     fixture: {
@@ -150,6 +164,7 @@ async function riderA(): Promise<{ token: string; fixture: Fixture }> {
       active,
       streamName,
       apiKeyId,
+      webhookId,
     },
   };
 }
@@ -170,6 +185,8 @@ async function snapshot(token: string, f: Fixture): Promise<Record<string, unkno
     "/api/users/me/ftp-history",
     "/api/users/me/stats",
     "/api/users/me/api-keys",
+    "/api/webhooks",
+    `/api/webhooks/${f.webhookId}/deliveries`,
     "/api/analytics/power-curve",
   ];
   const seen: Record<string, unknown> = {};

@@ -107,6 +107,15 @@ export const configSchema = z
     TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     AUTH_FAILURES_PER_CLIENT: z.coerce.number().int().min(0).default(30),
     AUTH_FAILURES_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
+    WEBHOOKS_PER_USER_MAX: z.coerce.number().int().min(1).max(1000).default(20),
+    // Off by default: a hook on a loopback, private or link-local address lets any rider make the
+    // service call inside its own network (SSRF). A LAN self-hoster or a test turns it on.
+    WEBHOOK_ALLOW_PRIVATE: booleanText.default(false),
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    WEBHOOK_POLL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+    WEBHOOK_BACKOFF_BASE_MS: z.coerce.number().int().min(1).default(30_000),
+    WEBHOOK_BACKOFF_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
+    WEBHOOK_RETRY_HOURS: z.coerce.number().min(0).max(720).default(24),
   })
   .superRefine((env, ctx) => {
     if (env.API_KEY_RIDER && !env.API_KEY) {
@@ -197,6 +206,21 @@ export type Config = {
   trustedProxyHops: number;
   /** Rejected credentials (tokens, API keys) per client address per window before 429; 0 = off. */
   credentialFailures: { perClient: number; windowS: number };
+  /** Webhooks (docs/webhooks.md): limits, the SSRF switch and the delivery worker's timing. */
+  webhooks: {
+    perUserMax: number;
+    /** Allow URLs on loopback, private and link-local addresses (off: refused, against SSRF). */
+    allowPrivate: boolean;
+    /** One delivery's POST, headers and body, before it counts as failed. */
+    timeoutMs: number;
+    /** How often the worker looks for due deliveries (0: no worker in this instance). */
+    pollMs: number;
+    /** The first retry's delay; each next one doubles, capped at `backoffMaxMs`, with jitter. */
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+    /** How long after its event a delivery is retried before it is marked failed. */
+    retryHours: number;
+  };
 };
 
 /** Thrown when the environment is invalid; its message lists every bad variable. */
@@ -274,6 +298,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     credentialFailures: {
       perClient: e.AUTH_FAILURES_PER_CLIENT,
       windowS: e.AUTH_FAILURES_WINDOW_S,
+    },
+    webhooks: {
+      perUserMax: e.WEBHOOKS_PER_USER_MAX,
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      pollMs: e.WEBHOOK_POLL_MS,
+      backoffBaseMs: e.WEBHOOK_BACKOFF_BASE_MS,
+      backoffMaxMs: e.WEBHOOK_BACKOFF_MAX_MS,
+      retryHours: e.WEBHOOK_RETRY_HOURS,
     },
   };
 }

@@ -39,6 +39,7 @@ export const errorCodes = {
   ],
   workout_closing: [409, "The workout is being archived; samples are no longer accepted"],
   too_many_api_keys: [409, "The rider has as many API keys as allowed"],
+  too_many_webhooks: [409, "The rider has as many webhooks as allowed"],
   payload_too_large: [413, "The request body is larger than allowed"],
   too_many_samples: [413, "A file or batch holds more samples than allowed"],
   unsupported_media_type: [415, "The Content-Type is not one this route accepts"],
@@ -56,6 +57,10 @@ export const errorCodes = {
   no_samples: [422, "The file holds no samples with a time"],
   no_positions: [422, "The GPX file has no track points"],
   ride_too_long: [422, "The ride spans more than 48 hours"],
+  webhook_url_refused: [
+    422,
+    "The webhook URL is not http(s), has credentials, or names a loopback or private address",
+  ],
   unprocessable_entity: [422, "The request is well-formed but cannot be processed"],
   unknown_provider: [400, "No OpenID Connect provider of this name is configured"],
   too_many_attempts: [429, "Too many sign-in attempts; `Retry-After` says when to try again"],

@@ -88,6 +88,13 @@ export const metrics = {
     help: "Idle rides the sweeper archived",
     registers: [registry],
   }),
+  /** Webhook delivery attempts by outcome (delivered, retry: failed and scheduled again, failed: given up). */
+  webhookDeliveries: new client.Counter({
+    name: "bpt_webhook_deliveries_total",
+    help: "Webhook delivery attempts by outcome (delivered, retry, failed: retries given up)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  }),
   /** Read at scrape time (onScrape): SSE viewers and streams watched on this instance. */
   sseViewers: new client.Gauge({
     name: "bpt_sse_viewers",

@@ -6,6 +6,8 @@ import {
   listContinuousAggregates,
   recordPendingRefresh,
 } from "../db/timescale.ts";
+import { recordWebhookEvent } from "../webhooks/outbox.ts";
+import { workoutJson } from "./workout_json.ts";
 
 /** A workout row as the queries return it. */
 export type WorkoutRow = {
@@ -113,12 +115,20 @@ export async function updateWorkout(
 ): Promise<WorkoutRow | undefined> {
   const keys = (["title", "notes", "sport"] as const).filter((k) => patch[k] !== undefined);
   if (keys.length === 0) return getWorkout(sql, ids);
-  const [row] = await sql<WorkoutRow[]>`
-    update workouts set ${sql(patch, ...keys)}, updated_at = now()
-    where id = ${ids.workoutId} and user_id = ${ids.userId}
-    returning ${columns(sql)}
-  `;
-  return row;
+  return await sql.begin(async (tx) => {
+    const [row] = await tx<WorkoutRow[]>`
+      update workouts set ${tx(patch, ...keys)}, updated_at = now()
+      where id = ${ids.workoutId} and user_id = ${ids.userId}
+      returning ${columns(tx as unknown as Sql)}
+    `;
+    if (row) await recordWebhookEvent(tx as unknown as Sql, workoutEvent("workout.updated", row));
+    return row;
+  });
+}
+
+/** A webhook event carrying the workout as the API answers it. */
+function workoutEvent(type: "workout.completed" | "workout.updated", row: WorkoutRow) {
+  return { type, userId: row.userId, workoutId: row.id, data: { workout: workoutJson(row) } };
 }
 
 /**
@@ -139,6 +149,11 @@ export async function deleteWorkout(
       returning start_time, end_time, status, stream_name
     `;
     if (!row) return undefined;
+    await recordWebhookEvent(tx as unknown as Sql, {
+      type: "workout.deleted",
+      ...ids,
+      data: { workout: { id: ids.workoutId } },
+    });
     if (row.status === "completed") {
       await recordPendingRefresh(sql, tx as unknown as Sql, {
         workoutId: ids.workoutId,
@@ -293,6 +308,7 @@ export async function archiveWorkout(
       to: row.endTime ?? row.startTime,
       sources,
     });
+    await recordWebhookEvent(tx as unknown as Sql, workoutEvent("workout.completed", row));
     await archive.alsoInTransaction?.(tx as unknown as Sql);
     return row;
   });
