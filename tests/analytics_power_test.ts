@@ -59,10 +59,10 @@ Deno.test("meanMaximalPower counts a pause inside a window as 0 W", () => {
 Deno.test("meanMaximalPower answers durations in order, the standard ones by default", () => {
   const grid = toGrid(ride(Array(90).fill(200)));
   assert.deepEqual(meanMaximalPower(grid, [60, 1, 90, 91]), [
-    { duration: 60, watts: 200 },
-    { duration: 1, watts: 200 },
-    { duration: 90, watts: 200 },
-    { duration: 91, watts: null },
+    { duration: 60, watts: 200, startOffsetS: 0 },
+    { duration: 1, watts: 200, startOffsetS: 0 },
+    { duration: 90, watts: 200, startOffsetS: 0 },
+    { duration: 91, watts: null, startOffsetS: null },
   ]);
   assert.deepEqual(
     meanMaximalPower(grid).map((e) => e.duration),
@@ -169,8 +169,8 @@ Deno.test("summarize of a single sample is one moving second without NP", () => 
   assert.equal(s.workKj, 0.18);
   assert.equal(s.elevationGainM, null);
   assert.deepEqual(s.powerCurve.slice(0, 2), [
-    { duration: 1, watts: 180 },
-    { duration: 5, watts: null },
+    { duration: 1, watts: 180, startOffsetS: 0 },
+    { duration: 5, watts: null, startOffsetS: null },
   ]);
   const noPower = summarize([sample(T0, { heartRate: 140 })]);
   assert.equal(noPower.powerCurve[0].watts, null);
@@ -199,11 +199,18 @@ Deno.test("summarize of no samples is all zero seconds and nulls", () => {
     maxSpeed: null,
     distanceM: null,
     elevationGainM: null,
-    powerCurve: effortDurations.map((duration) => ({ duration, watts: null })),
+    powerCurve: effortDurations.map((duration) => ({ duration, watts: null, startOffsetS: null })),
     powerZones: s.powerZones!.map((z) => ({ ...z, seconds: 0 })),
     heartRateZones: s.heartRateZones!.map((z) => ({ ...z, seconds: 0 })),
     ftp: 250,
     maxHr: 190,
+    restingHr: null,
+    lthr: null,
+    variabilityIndex: null,
+    efficiencyFactor: null,
+    decouplingPct: null,
+    trimp: null,
+    lthrZones: null,
   };
   assert.deepEqual(s, expected);
   assert.equal(s.powerZones!.length, 7);
@@ -359,6 +366,8 @@ Deno.test("summarize, MMP and NP equal the naive reference on 400 random rides",
     const samples = randomRide(rng, 1 + Math.floor(rng() * 500));
     const ftp = rng() < 0.2 ? null : 150 + Math.floor(rng() * 200);
     const maxHr = rng() < 0.2 ? null : 170 + Math.floor(rng() * 30);
+    const restingHr = rng() < 0.2 ? null : 40 + Math.floor(rng() * 30);
+    const lthr = rng() < 0.3 ? null : 150 + Math.floor(rng() * 30);
     const grid = toGrid(samples);
     const rows = refGrid(samples);
     const context = `ride ${ride}`;
@@ -366,7 +375,8 @@ Deno.test("summarize, MMP and NP equal the naive reference on 400 random rides",
     const np = normalizedPower(grid);
     assertClose(np, refNp(rows), context);
     if (np !== null) withNp++;
-    assertClose(summarize(samples, { ftp, maxHr }), refSummary(samples, { ftp, maxHr }), context);
+    const settings = { ftp, maxHr, restingHr, lthr };
+    assertClose(summarize(samples, settings), refSummary(samples, settings), context);
   }
   assert.ok(withNp > 100, `${withNp} rides with NP`);
 });

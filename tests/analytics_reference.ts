@@ -79,17 +79,19 @@ function row(second: number, s: Sample | null, sampled: boolean, moving: boolean
 export function refMmp(
   rows: readonly RefRow[],
   durations: readonly number[] = effortDurations,
-): { duration: number; watts: number | null }[] {
+): { duration: number; watts: number | null; startOffsetS: number | null }[] {
   const anyPower = rows.some((r) => r.power !== null);
   return durations.map((duration) => {
-    if (!anyPower || duration > rows.length) return { duration, watts: null };
+    if (!anyPower || duration > rows.length) return { duration, watts: null, startOffsetS: null };
     let best = -Infinity;
+    let at = -1;
     for (let start = 0; start + duration <= rows.length; start++) {
       let sum = 0;
       for (let k = start; k < start + duration; k++) sum += rows[k].power ?? 0;
-      if (sum > best) best = sum;
+      // Strictly higher: on ties the earliest window stays.
+      if (sum > best) [best, at] = [sum, start];
     }
-    return { duration, watts: best / duration };
+    return { duration, watts: best / duration, startOffsetS: at };
   });
 }
 
@@ -117,14 +119,57 @@ const powerZoneNames = [
   "Neuromuscular",
 ];
 const heartRateZoneTops = [60, 70, 80, 90];
+const lthrZoneTops = [81, 90, 94, 100, 103, 107];
+const lthrZoneNames = ["1", "2", "3", "4", "5a", "5b", "5c"];
+
+/** Reference Pw:HR decoupling: equal first and last halves of the paired moving seconds. */
+export function refDecoupling(rows: readonly RefRow[]): number | null {
+  const paired = rows.filter((r) => r.moving && r.power !== null && r.heartRate !== null);
+  const half = Math.floor(paired.length / 2);
+  if (half === 0) return null;
+  const ratio = (part: RefRow[]) => {
+    const p = part.reduce((a, r) => a + r.power!, 0) / part.length;
+    const h = part.reduce((a, r) => a + r.heartRate!, 0) / part.length;
+    return { p, h };
+  };
+  const first = ratio(paired.slice(0, half));
+  const second = ratio(paired.slice(paired.length - half));
+  if (first.h === 0 || second.h === 0 || first.p === 0) return null;
+  const r1 = first.p / first.h;
+  const r2 = second.p / second.h;
+  return (r1 - r2) / r1 * 100;
+}
+
+/** Reference Banister TRIMP over moving seconds with heart rate (HRr below 0 counts as 0). */
+export function refTrimp(
+  rows: readonly RefRow[],
+  restingHr: number | null,
+  maxHr: number | null,
+): number | null {
+  const bpm = rows.filter((r) => r.moving && r.heartRate !== null).map((r) => r.heartRate!);
+  if (restingHr === null || maxHr === null || restingHr >= maxHr || bpm.length === 0) return null;
+  let total = 0;
+  for (const hr of bpm) {
+    const hrr = Math.max(0, (hr - restingHr) / (maxHr - restingHr));
+    total += hrr * 0.64 * Math.exp(1.92 * hrr) / 60;
+  }
+  return total;
+}
 
 /** Reference summary built from the reference grid. */
 export function refSummary(
   samples: readonly Sample[],
-  options: { ftp?: number | null; maxHr?: number | null } = {},
+  options: {
+    ftp?: number | null;
+    maxHr?: number | null;
+    restingHr?: number | null;
+    lthr?: number | null;
+  } = {},
 ) {
   const ftp = options.ftp ?? null;
   const maxHr = options.maxHr ?? null;
+  const restingHr = options.restingHr ?? null;
+  const lthr = options.lthr ?? null;
   const rows = refGrid(samples);
   const moving = rows.filter((r) => r.moving);
   const values = (key: "power" | "cadence" | "heartRate" | "speed") =>
@@ -188,6 +233,22 @@ export function refSummary(
     })),
     ftp,
     maxHr,
+    restingHr,
+    lthr,
+    variabilityIndex: np !== null && avg(watts) ? np / avg(watts)! : null,
+    efficiencyFactor: np !== null && avg(bpm) ? np / avg(bpm)! : null,
+    decouplingPct: refDecoupling(rows),
+    trimp: refTrimp(rows, restingHr, maxHr),
+    lthrZones: lthr === null ? null : lthrZoneNames.map((name, z) => ({
+      zone: z + 1,
+      name,
+      minPct: z === 0 ? 0 : lthrZoneTops[z - 1],
+      maxPct: z < lthrZoneTops.length ? lthrZoneTops[z] : null,
+      seconds: bpm.filter((b) =>
+        (z === 0 || b * 100 >= lthrZoneTops[z - 1] * lthr) &&
+        (z === lthrZoneTops.length || b * 100 < lthrZoneTops[z] * lthr)
+      ).length,
+    })),
   };
 }
 

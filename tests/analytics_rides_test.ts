@@ -27,7 +27,7 @@ const rides = [
   { name: "outdoor_edge810_vector", rows: 4700, elapsedS: 4700, movingS: 4700, pauses: 0 },
 ];
 
-const options = { ftp: 250, maxHr: 190 };
+const options = { ftp: 250, maxHr: 190, restingHr: 50, lthr: 168 };
 
 for (const ride of rides) {
   Deno.test(`${ride.name} has ${ride.elapsedS} s elapsed, ${ride.movingS} s moving`, async () => {

@@ -472,6 +472,48 @@ export async function bestEffortSince(
     : undefined;
 }
 
+/** The best average power of one duration within one local bucket. */
+export type LocalBucketBest = { bucket: Date; watts: number };
+
+/**
+ * Best average power of `durationS` seconds per local day, ISO week (Monday) or calendar month in
+ * `timeZone`, over the rides whose local start day overlaps [from, to); only buckets with rides,
+ * oldest first. Read ride by ride from `workout_efforts` (the daily rollup's buckets are UTC days,
+ * which do not add up to local ones); `bucket` is the instant the local bucket starts.
+ */
+export async function localBests(
+  sql: Sql,
+  options: {
+    userId: string;
+    durationS: number;
+    from: Date;
+    to: Date;
+    unit: "day" | "week" | "month";
+    timeZone: string;
+  },
+): Promise<LocalBucketBest[]> {
+  const { userId, durationS, unit, timeZone } = options;
+  // Index bounds a day wider than any offset; the exact local-day test is below.
+  const lower = new Date(options.from.getTime() - dayMs);
+  const upper = new Date(options.to.getTime() + dayMs);
+  const rows = await sql<{ bucket: Date; watts: number }[]>`
+    select date_trunc(${unit}, start_time, ${timeZone}) as bucket, max(watts) as watts
+    from workout_efforts
+    where
+      user_id = ${userId}::uuid
+      and duration_s = ${durationS}::integer
+      and start_time >= ${lower}::timestamptz
+      and start_time < ${upper}::timestamptz
+      and (start_time at time zone ${timeZone})::date
+        >= (${options.from}::timestamptz at time zone ${timeZone})::date
+      and (start_time at time zone ${timeZone})::date
+        <= ((${options.to}::timestamptz - interval '1 microsecond') at time zone ${timeZone})::date
+    group by 1
+    order by 1
+  `.catch((err) => badTimeZone(err, timeZone));
+  return rows.map((row) => ({ bucket: row.bucket, watts: row.watts }));
+}
+
 /** One recorded FTP. */
 export type FtpChange = { ftpWatts: number; source: string; createdAt: Date };
 

@@ -4,6 +4,7 @@
 import { type Grid, resample } from "./grid.ts";
 import { effortDurations } from "./durations.ts";
 import type { Sample } from "../core/sample.ts";
+import { type RideMetrics, rideMetrics } from "./ride_metrics.ts";
 import {
   heartRateZone,
   heartRateZones,
@@ -20,8 +21,12 @@ export { countPauses, type Grid, toGrid } from "./grid.ts";
 /** Normalized Power's rolling window, in seconds. */
 export const npWindowS = 30;
 
-/** The best average power over one duration; null when the ride is shorter or has no power. */
-export type Effort = { duration: number; watts: number | null };
+/**
+ * The best average power over one duration; null when the ride is shorter or has no power.
+ * `startOffsetS`: where that window starts, in seconds from the grid's first second (the
+ * earliest window on ties); null with `watts`. Absent in summaries archived before it existed.
+ */
+export type Effort = { duration: number; watts: number | null; startOffsetS?: number | null };
 
 /** Everything archived about a finished workout (DESIGN §3 and §7). */
 export type WorkoutSummary = {
@@ -57,12 +62,21 @@ export type WorkoutSummary = {
   ftp: number | null;
   /** The max HR the summary was computed with. */
   maxHr: number | null;
+  /** The resting HR TRIMP was computed with. */
+  restingHr?: number | null;
+  /** The LTHR the LTHR zones were computed with. */
+  lthr?: number | null;
   /** Set at archive when live samples were lost (Redis keys vanished mid-ride). */
   liveDataGap?: true;
-};
+} & Partial<RideMetrics>;
 
-/** Options of `summarize`: the rider's FTP (watts) and max heart rate (bpm), when known. */
-export type SummarizeOptions = { ftp?: number | null; maxHr?: number | null };
+/** Options of `summarize`: the rider's FTP (watts), max, resting and threshold HR (bpm). */
+export type SummarizeOptions = {
+  ftp?: number | null;
+  maxHr?: number | null;
+  restingHr?: number | null;
+  lthr?: number | null;
+};
 
 /** Mean-maximal power for each duration (seconds) over the whole grid, pauses and nulls as 0 W. */
 export function meanMaximalPower(
@@ -84,7 +98,7 @@ export function meanMaximalPower(
     prefix[i + 1] = prefix[i] + (p === p ? p : 0);
   }
   return durations.map((duration) => {
-    if (!hasPower || duration > elapsedS) return { duration, watts: null };
+    if (!hasPower || duration > elapsedS) return { duration, watts: null, startOffsetS: null };
     let best = 0;
     let bestSum = prefix[duration];
     for (let i = 1; i + duration <= elapsedS; i++) {
@@ -100,7 +114,7 @@ export function meanMaximalPower(
       const p = power[i];
       if (p === p) sum += p;
     }
-    return { duration, watts: sum / duration };
+    return { duration, watts: sum / duration, startOffsetS: best };
   });
 }
 
@@ -137,6 +151,8 @@ export function summarize(
 ): WorkoutSummary {
   const ftp = checkedPositive(options.ftp, "FTP");
   const maxHr = checkedPositive(options.maxHr, "Max heart rate");
+  const restingHr = checkedPositive(options.restingHr, "Resting heart rate");
+  const lthr = checkedPositive(options.lthr, "Threshold heart rate");
   const { grid, sampled } = resample(samples);
   const { elapsedS, moving, power, cadence, heartRate, speed, altitude } = grid;
 
@@ -193,13 +209,15 @@ export function summarize(
 
   const np = normalizedPower(grid);
   const intensityFactor = np !== null && ftp !== null ? np / ftp : null;
+  const avgPower = mean(powerStat);
+  const avgHeartRate = mean(heartRateStat);
   return {
     startTime: samples.length ? new Date(firstTime).toISOString() : null,
     endTime: samples.length ? new Date(lastTime).toISOString() : null,
     elapsedS,
     movingS,
     sampleCount: samples.length,
-    avgPower: mean(powerStat),
+    avgPower,
     maxPower: max(powerStat),
     normalizedPower: np,
     intensityFactor,
@@ -209,7 +227,7 @@ export function summarize(
     workKj: powerStat.count ? powerStat.sum / 1000 : null,
     avgCadence: mean(cadenceStat),
     maxCadence: max(cadenceStat),
-    avgHeartRate: mean(heartRateStat),
+    avgHeartRate,
     maxHeartRate: max(heartRateStat),
     avgSpeed: mean(speedStat),
     maxSpeed: max(speedStat),
@@ -220,6 +238,9 @@ export function summarize(
     heartRateZones: maxHr !== null ? heartRateZoneTimes(heartRateZoneSeconds) : null,
     ftp,
     maxHr,
+    restingHr,
+    lthr,
+    ...rideMetrics(grid, { np, avgPower, avgHeartRate }, { maxHr, restingHr, lthr }),
   };
 }
 

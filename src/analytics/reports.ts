@@ -13,6 +13,7 @@ import {
   dailyTotals,
   dailyTss,
   ftpHistory,
+  localBests,
   recordHistory,
   yearlyBests,
   zoneTotals,
@@ -52,21 +53,24 @@ function curveJson(points: readonly PowerCurvePoint[]): CurvePointJson[] {
   }));
 }
 
-/** Best average power for one duration per day, week or month (UTC buckets). */
+/**
+ * Best average power for one duration per day, week or month in `tz` (default UTC): UTC buckets
+ * from the daily rollup, other zones' local buckets ride by ride.
+ */
 export async function bestsReport(
   deps: AnalyticsDeps,
   userId: string,
-  q: TimeRange & { duration: number; bucket: BestsBucket },
+  q: TimeRange & { duration: number; bucket: BestsBucket; tz?: string },
 ) {
-  const rows = await bestsByBucket(deps.sql, {
-    userId,
-    durationS: q.duration,
-    bucket: q.bucket,
-    ...resolveRange(q),
-  });
+  const tz = q.tz ?? "UTC";
+  const range = { userId, durationS: q.duration, ...resolveRange(q) };
+  const rows = tz === "UTC"
+    ? await bestsByBucket(deps.sql, { ...range, bucket: q.bucket })
+    : await localBests(deps.sql, { ...range, unit: q.bucket, timeZone: tz });
   return {
     duration: q.duration,
     bucket: q.bucket,
+    tz,
     bests: rows.map((r) => ({ bucket: r.bucket.toISOString(), watts: r.watts })),
   };
 }

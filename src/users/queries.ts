@@ -9,6 +9,8 @@ export type User = {
   weightKg: number | null;
   ftpWatts: number | null;
   maxHr: number | null;
+  restingHr: number | null;
+  lthr: number | null;
   createdAt: Date;
   updatedAt: Date;
   lastLoginAt: Date | null;
@@ -21,6 +23,8 @@ export type ProfilePatch = Partial<{
   weightKg: number | null;
   ftpWatts: number | null;
   maxHr: number | null;
+  restingHr: number | null;
+  lthr: number | null;
 }>;
 
 /** Inserts a password account; a duplicate email raises SQLSTATE 23505. */
@@ -32,7 +36,7 @@ export async function insertUser(
     insert into users (email, password_hash, display_name, last_login_at)
     values (${user.email}, ${user.passwordHash}, ${user.displayName}, now())
     returning id, email, display_name, avatar_url, weight_kg, ftp_watts, max_hr,
-      created_at, updated_at, last_login_at
+      resting_hr, lthr, created_at, updated_at, last_login_at
   `;
   return row;
 }
@@ -57,7 +61,7 @@ export async function touchLogin(sql: Sql, userId: string): Promise<void> {
 export async function getUser(sql: Sql, userId: string): Promise<User | undefined> {
   const [row] = await sql<User[]>`
     select id, email, display_name, avatar_url, weight_kg, ftp_watts, max_hr,
-      created_at, updated_at, last_login_at
+      resting_hr, lthr, created_at, updated_at, last_login_at
     from users where id = ${userId}
   `;
   return row;
@@ -69,6 +73,8 @@ const profileColumns = {
   weightKg: "weight_kg",
   ftpWatts: "ftp_watts",
   maxHr: "max_hr",
+  restingHr: "resting_hr",
+  lthr: "lthr",
 } as const;
 
 /** Who changed an FTP: a free label such as `manual`, `profile` or `ramp-test`. */
@@ -97,7 +103,7 @@ export async function updateProfile(
       update users set ${tx(values, ...keys)}, updated_at = now()
       where id = ${userId}
       returning id, email, display_name, avatar_url, weight_kg, ftp_watts, max_hr,
-        created_at, updated_at, last_login_at
+        resting_hr, lthr, created_at, updated_at, last_login_at
     `;
     if (typeof patch.ftpWatts === "number" && patch.ftpWatts !== before.ftpWatts) {
       await tx`

@@ -240,7 +240,12 @@ async function archiveOnce(
   // power, so any FTP gives the same summary.
   const at = samples.length > 0 ? new Date(samples[0].time) : new Date();
   const rider = await riderSettings(deps.sql, { userId: input.userId, at });
-  const summary = summarize(samples, { ftp: rider.ftpWatts, maxHr: rider.maxHr });
+  const summary = summarize(samples, {
+    ftp: rider.ftpWatts,
+    maxHr: rider.maxHr,
+    restingHr: rider.restingHr,
+    lthr: rider.lthr,
+  });
   if (input.liveDataGap) summary.liveDataGap = true;
   return await archiveWorkout(deps.sql, {
     workoutId: input.workoutId,

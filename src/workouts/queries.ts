@@ -176,6 +176,14 @@ export async function deleteWorkout(
   });
 }
 
+/** What a ride's summary is computed with (watts, bpm), each null when unknown. */
+export type RiderSettings = {
+  ftpWatts: number | null;
+  maxHr: number | null;
+  restingHr: number | null;
+  lthr: number | null;
+};
+
 /**
  * The rider's settings that a ride's summary depends on. The FTP is the one in force when the
  * ride started: the newest `ftp_history` row at or before `at`, else the rider's current FTP.
@@ -183,8 +191,8 @@ export async function deleteWorkout(
 export async function riderSettings(
   sql: Sql,
   options: { userId: string; at: Date },
-): Promise<{ ftpWatts: number | null; maxHr: number | null }> {
-  const [row] = await sql<{ ftpWatts: number | null; maxHr: number | null }[]>`
+): Promise<RiderSettings> {
+  const [row] = await sql<RiderSettings[]>`
     select
       coalesce(
         (
@@ -195,11 +203,11 @@ export async function riderSettings(
         ),
         u.ftp_watts
       ) as ftp_watts,
-      u.max_hr
+      u.max_hr, u.resting_hr, u.lthr
     from users u
     where u.id = ${options.userId}
   `;
-  return row ?? { ftpWatts: null, maxHr: null };
+  return row ?? { ftpWatts: null, maxHr: null, restingHr: null, lthr: null };
 }
 
 function column(samples: readonly Sample[], field: keyof Sample): (number | null)[] {

@@ -27,7 +27,14 @@ export const SummarySchema = z
     intensityFactor: nullableNumber,
     trainingLoad: nullableNumber.openapi({ description: "TSS, from the FTP at the time" }),
     ftp: nullableNumber,
-    powerCurve: z.array(z.object({ duration: z.number().int(), watts: nullableNumber })),
+    powerCurve: z.array(z.object({
+      duration: z.number().int().openapi({ description: "s" }),
+      watts: nullableNumber,
+      startOffsetS: z.number().int().nullable().openapi({
+        description: "s from the grid's first second to the start of the best window (the " +
+          "earliest on ties); null without an effort or in rides archived before it existed",
+      }),
+    })),
     powerZones: z
       .array(z.object({
         zone: z.number().int(),
@@ -45,6 +52,28 @@ export const SummarySchema = z
         seconds: z.number().int(),
       }))
       .nullable(),
+    variabilityIndex: nullableNumber.openapi({ description: "NP / average power, a ratio" }),
+    efficiencyFactor: nullableNumber.openapi({ description: "NP / average heart rate, W/bpm" }),
+    decouplingPct: nullableNumber.openapi({
+      description: "Aerobic decoupling Pw:HR, % (positive: power per beat fell in the second half)",
+    }),
+    trimp: nullableNumber.openapi({
+      description: "Banister TRIMP (minutes weighted by heart-rate reserve), from the resting " +
+        "and max HR at the time",
+    }),
+    restingHr: nullableNumber.openapi({ description: "bpm, the resting HR TRIMP used" }),
+    maxHr: nullableNumber.openapi({ description: "bpm, the max HR the zones and TRIMP used" }),
+    lthr: nullableNumber.openapi({ description: "bpm, the LTHR the LTHR zones used" }),
+    lthrZones: z
+      .array(z.object({
+        zone: z.number().int(),
+        name: z.string(),
+        minPct: z.number().openapi({ description: "% of LTHR, inclusive" }),
+        maxPct: nullableNumber.openapi({ description: "% of LTHR, exclusive" }),
+        seconds: z.number().int(),
+      }))
+      .nullable()
+      .openapi({ description: "Friel's cycling heart-rate zones, % of LTHR; null without LTHR" }),
     liveDataGap: z.literal(true).openapi({
       description: "Live samples were lost before archiving (the live store lost them mid-ride)",
     }),
@@ -110,9 +139,21 @@ export function summaryJson(s: Partial<WorkoutSummary>): z.infer<typeof SummaryS
     intensityFactor: s.intensityFactor ?? null,
     trainingLoad: s.tss ?? null,
     ftp: s.ftp ?? null,
-    powerCurve: s.powerCurve ?? [],
+    powerCurve: (s.powerCurve ?? []).map((e) => ({
+      duration: e.duration,
+      watts: e.watts,
+      startOffsetS: e.startOffsetS ?? null,
+    })),
     powerZones: s.powerZones ?? null,
     heartRateZones: s.heartRateZones ?? null,
+    variabilityIndex: s.variabilityIndex ?? null,
+    efficiencyFactor: s.efficiencyFactor ?? null,
+    decouplingPct: s.decouplingPct ?? null,
+    trimp: s.trimp ?? null,
+    restingHr: s.restingHr ?? null,
+    maxHr: s.maxHr ?? null,
+    lthr: s.lthr ?? null,
+    lthrZones: s.lthrZones ?? null,
     ...(s.liveDataGap ? { liveDataGap: true as const } : {}),
   };
 }

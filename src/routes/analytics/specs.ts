@@ -13,6 +13,11 @@ const range = {
     .openapi({ description: "End of the range (ISO); default: now" }),
 };
 
+const timeZone = z.string()
+  .refine(isTimeZone, "tz must be an IANA time zone name such as Europe/Berlin")
+  .default("UTC")
+  .openapi({ description: "The rider's IANA time zone; default UTC", example: "Europe/Berlin" });
+
 /** GET /api/analytics/bests */
 export const bests = createRoute({
   method: "get",
@@ -32,6 +37,7 @@ export const bests = createRoute({
         )
         .openapi({ example: 1200 }),
       bucket: z.enum(["day", "week", "month"]).default("month"),
+      tz: timeZone,
       ...range,
     }),
   },
@@ -40,9 +46,13 @@ export const bests = createRoute({
       z.object({
         duration: z.number().int(),
         bucket: z.enum(["day", "week", "month"]),
-        bests: z.array(z.object({ bucket: z.string(), watts: z.number() })),
+        tz: z.string(),
+        bests: z.array(z.object({
+          bucket: z.string().openapi({ description: "Instant the local bucket starts (ISO)" }),
+          watts: z.number(),
+        })),
       }),
-      "Bests per bucket (UTC buckets; weeks start on Monday), only buckets with rides",
+      "Bests per local bucket in tz (weeks start on Monday), only buckets with rides",
     ),
     ...errors("validation_failed", ...signedInErrors),
   },
@@ -88,11 +98,6 @@ export const curve = createRoute({
     ...errors("validation_failed", ...signedInErrors),
   },
 });
-
-const timeZone = z.string()
-  .refine(isTimeZone, "tz must be an IANA time zone name such as Europe/Berlin")
-  .default("UTC")
-  .openapi({ description: "The rider's IANA time zone; default UTC", example: "Europe/Berlin" });
 
 const localDate = (name: string) =>
   z.iso.date(`${name} must be a date as YYYY-MM-DD`)

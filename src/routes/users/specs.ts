@@ -19,6 +19,12 @@ const ProfilePatchSchema = z
     // Not nullable: every FTP is kept in ftp_history, and a ride's TSS uses the one in force.
     ftpWatts: ftp.openapi({ description: "Recorded in the FTP history when it changes" }),
     maxHr: z.number().int().min(1).max(299).nullable(),
+    restingHr: z.number().int().min(1).max(299).nullable().openapi({
+      description: "bpm; TRIMP needs it below the max HR",
+    }),
+    lthr: z.number().int().min(1).max(299).nullable().openapi({
+      description: "Lactate-threshold heart rate, bpm",
+    }),
   })
   .partial()
   .strict()
