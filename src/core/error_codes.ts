@@ -56,6 +56,10 @@ export const errorCodes = {
   no_samples: [422, "The file holds no samples with a time"],
   no_positions: [422, "The GPX file has no track points"],
   ride_too_long: [422, "The ride spans more than 48 hours"],
+  not_enough_curve_points: [
+    422,
+    "Critical power needs at least 3 points of the power curve in the fit's duration range",
+  ],
   unprocessable_entity: [422, "The request is well-formed but cannot be processed"],
   unknown_provider: [400, "No OpenID Connect provider of this name is configured"],
   too_many_attempts: [429, "Too many sign-in attempts; `Retry-After` says when to try again"],

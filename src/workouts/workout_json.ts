@@ -45,6 +45,18 @@ export const SummarySchema = z
         seconds: z.number().int(),
       }))
       .nullable(),
+    wPrimeBalance: z.object({
+      cpWatts: z.number().openapi({ description: "Critical power used, W" }),
+      wPrimeJ: z.number().openapi({ description: "W′ used, J" }),
+      source: z.enum(["profile", "model"]).openapi({
+        description: "profile: the rider's CP and W′ in force at the start; model: fitted on " +
+          "the 90 days of rides before it",
+      }),
+      minJ: z.number().openapi({ description: "Lowest W′ balance, J" }),
+      belowZeroS: z.number().int().openapi({ description: "Seconds with W′ balance below 0" }),
+    }).nullable().openapi({
+      description: "Null when no CP and W′ were in force; absent for rides archived before it",
+    }),
     liveDataGap: z.literal(true).openapi({
       description: "Live samples were lost before archiving (the live store lost them mid-ride)",
     }),
@@ -113,6 +125,7 @@ export function summaryJson(s: Partial<WorkoutSummary>): z.infer<typeof SummaryS
     powerCurve: s.powerCurve ?? [],
     powerZones: s.powerZones ?? null,
     heartRateZones: s.heartRateZones ?? null,
+    ...(s.wPrimeBalance !== undefined ? { wPrimeBalance: s.wPrimeBalance } : {}),
     ...(s.liveDataGap ? { liveDataGap: true as const } : {}),
   };
 }
