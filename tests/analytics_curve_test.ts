@@ -271,6 +271,27 @@ Deno.test("W′ balance per ride: the model over the 90 days before, or the ride
   assert.equal(tel.status, 200, JSON.stringify(tel.body));
   assert.equal(tel.body.wPrimeBalance.length, expected.series.length);
   for (const [i, v] of expected.series.entries()) close(tel.body.wPrimeBalance[i], v, `s ${i}`);
+  const gridStart = Math.floor(Math.min(...samples.map((s) => s.time)) / 1000) * 1000;
+  const minute = await get(
+    token,
+    `/api/workouts/${second.id}/telemetry?resolution=1m&fields=wPrimeBalance`,
+  );
+  assert.equal(minute.status, 200, JSON.stringify(minute.body));
+  assert.ok(minute.body.time.length >= 40);
+  for (const [k, time] of (minute.body.time as string[]).entries()) {
+    const b = Date.parse(time);
+    const inBucket = expected.series.filter((_, i) =>
+      gridStart + i * 1000 >= b && gridStart + i * 1000 < b + 60_000
+    );
+    close(minute.body.wPrimeBalance[k], Math.min(...inBucket), `bucket ${time}`);
+  }
+  // Another rider sees neither the series nor the ride.
+  const stranger = await registerRider(t);
+  const theirs = await get(
+    stranger.accessToken,
+    `/api/workouts/${second.id}/telemetry?resolution=1s&fields=wPrimeBalance`,
+  );
+  assert.equal(theirs.status, 404);
 
   // The rider's own CP and W′, set before the ride, win over the model.
   const set = await t.request("PUT", "/api/users/me/critical-power", {
@@ -310,4 +331,24 @@ Deno.test("W/kg with the weight at the ride's date", async () => {
   assert.deepEqual(history.body.map((h: { weightKg: number }) => h.weightKg), [75, 80]);
   const profile = await get(token, "/api/users/me");
   assert.equal(profile.body.weightKg, 75);
+
+  // Another rider's id: 404, nothing recorded for them.
+  const other = await registerRider(t);
+  const me = await get(token, "/api/users/me");
+  const put = await t.request("PUT", `/api/users/${me.body.id}/weight`, {
+    token: other.accessToken,
+    body: { weightKg: 50 },
+  });
+  assert.equal(put.status, 404);
+  await put.body?.cancel();
+  const cp = await t.request("PUT", `/api/users/${me.body.id}/critical-power`, {
+    token: other.accessToken,
+    body: { cp: 300, wPrime: 20000 },
+  });
+  assert.equal(cp.status, 404);
+  await cp.body?.cancel();
+  const bad = await t.request("PUT", "/api/users/me/weight", { token, body: { weightKg: -1 } });
+  assert.equal(bad.status, 400);
+  await bad.body?.cancel();
+  assert.equal((await get(token, "/api/users/me/weight-history")).body.length, 2);
 });
