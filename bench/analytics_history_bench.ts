@@ -29,7 +29,8 @@ import { percentile, record } from "./report.ts";
 import { cpuUsage } from "node:process";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { summarize } from "../src/analytics/power.ts";
+import { summarize, toGrid } from "../src/analytics/power.ts";
+import { rideCurve } from "../src/analytics/curve.ts";
 import type { Sample } from "../src/core/sample.ts";
 import { loadConfig } from "../src/core/config.ts";
 import { createSql, type Sql } from "../src/db/client.ts";
@@ -139,6 +140,8 @@ async function seed(userId: string, options: { rides: number; seed: number; tele
       samples: [],
       summary: summarize(samples, { ftp: 250, maxHr: 185 }),
       ftpWatts: 250,
+      // The whole curve, as the archive stores it (the month trigger of workout_curves runs).
+      curve: rideCurve(toGrid(samples)),
     });
     if (options.telemetry) {
       await copyTelemetry(sql, { workoutId: workout.id, userId }, samples);
@@ -286,6 +289,15 @@ const endpoints: [string, string][] = [
       thisYear - 1
     }-01-01T00:00:00Z&compareTo=${thisYear}-01-01T00:00:00Z`,
   ],
+  [
+    "power curve, last 365 days",
+    `/api/analytics/power-curve?from=${new Date(now.getTime() - 365 * 86_400_000).toISOString()}`,
+  ],
+  ["critical power, 90 days", "/api/analytics/critical-power"],
+  [
+    `critical power, ${years} years`,
+    `/api/analytics/critical-power?from=${fiveYearsAgo}T00:00:00Z`,
+  ],
   ["records (all-time, yearly, history)", "/api/analytics/records?tz=Europe/Berlin"],
   ["ftp estimate, 90 days + history", "/api/analytics/ftp"],
   ["fitness, 90 days (warm-up from 1st ride)", "/api/analytics/fitness?tz=Europe/Berlin"],
@@ -394,7 +406,9 @@ for (const [e, label] of labels.entries()) {
   }
   console.log(line);
   if (e === 0) continue;
-  const target = "≤ 20 ms p50 / ≤ 40 ms p99";
+  // The whole curve's target (issue 16): ≤ 25 ms p50; the others' as before.
+  const wide = /power curve|critical power/.test(label);
+  const target = wide ? "≤ 25 ms p50 / ≤ 50 ms p99" : "≤ 20 ms p50 / ≤ 40 ms p99";
   record({
     bench: "analytics_history",
     cell: `${label}, p50`,
@@ -403,7 +417,7 @@ for (const [e, label] of labels.entries()) {
     better: "lower",
     floor: { name: `${floor[0]}, p50`, value: floorStats.p50 },
     target,
-    met: s.p50 <= 20,
+    met: s.p50 <= (wide ? 25 : 20),
   });
   record({
     bench: "analytics_history",
@@ -413,7 +427,7 @@ for (const [e, label] of labels.entries()) {
     better: "lower",
     floor: { name: `${floor[0]}, p99`, value: floorStats.p99 },
     target,
-    met: s.p99 <= 40,
+    met: s.p99 <= (wide ? 50 : 40),
   });
 }
 

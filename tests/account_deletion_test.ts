@@ -66,6 +66,8 @@ async function rowsOf(userId: string): Promise<Record<string, number>> {
     "workout_efforts",
     "effort_records",
     "efforts_by_year",
+    "workout_curves",
+    "curve_months",
     "ftp_history",
     "auth_sessions",
     "refresh_tokens",

@@ -66,9 +66,25 @@ export type WorkoutSummary = {
   restingHr?: number | null;
   /** The LTHR the LTHR zones were computed with. */
   lthr?: number | null;
+  /** W′ balance with the CP and W′ in force at the start (src/analytics/curve.ts); null without. */
+  wPrimeBalance?: WPrimeBalanceSummary | null;
   /** Set at archive when live samples were lost (Redis keys vanished mid-ride). */
   liveDataGap?: true;
 } & Partial<RideMetrics>;
+
+/** What the summary keeps of a ride's W′ balance. */
+export type WPrimeBalanceSummary = {
+  /** The critical power used, watts. */
+  cpWatts: number;
+  /** The W′ used, joules. */
+  wPrimeJ: number;
+  /** `profile`: the rider's values in force at the start; `model`: fitted on the 90 days before. */
+  source: "profile" | "model";
+  /** The lowest W′ balance, joules. */
+  minJ: number;
+  /** Seconds of the grid with W′ balance below 0 J. */
+  belowZeroS: number;
+};
 
 /** Options of `summarize`: the rider's FTP (watts), max, resting and threshold HR (bpm). */
 export type SummarizeOptions = {

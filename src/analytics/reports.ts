@@ -1,4 +1,4 @@
-import { invalid } from "../core/errors.ts";
+import { ApiError, invalid } from "../core/errors.ts";
 import type { Sql } from "../db/client.ts";
 import {
   type BestsBucket,
@@ -19,6 +19,8 @@ import {
   zoneTotals,
 } from "./history_queries.ts";
 import { heartRateZoneTimes, powerZoneTimes } from "./zones.ts";
+import { cpFitDefaults, fitCriticalPower, type PeriodCurvePoint } from "./curve.ts";
+import { periodCurve, profileWeight, weightAt, weightHistory } from "./curve_queries.ts";
 
 /** What the analytics reports read. */
 export type AnalyticsDeps = { sql: Sql };
@@ -87,18 +89,37 @@ export async function powerCurveReport(
   const compareRange = q.compareFrom && q.compareTo
     ? { from: q.compareFrom, to: q.compareTo }
     : undefined;
-  const [points, compared] = await Promise.all([
-    powerCurve(deps.sql, { userId, ...resolveRange(q) }),
+  const range = resolveRange(q);
+  const [points, compared, whole, wholeCompared, weights, fallbackKg] = await Promise.all([
+    powerCurve(deps.sql, { userId, ...range }),
     compareRange ? powerCurve(deps.sql, { userId, ...compareRange }) : undefined,
+    periodCurve(deps.sql, { userId, ...range }),
+    compareRange ? periodCurve(deps.sql, { userId, ...compareRange }) : undefined,
+    weightHistory(deps.sql, userId),
+    profileWeight(deps.sql, userId),
   ]);
+  const perKg = (list: readonly PeriodCurvePoint[]) =>
+    list.map((p) => {
+      const weightKg = weightAt(weights, p.startTime, fallbackKg);
+      return {
+        duration: p.durationS,
+        watts: p.watts,
+        wattsPerKg: weightKg === null ? null : p.watts / weightKg,
+        weightKg,
+        workoutId: p.workoutId,
+        startTime: p.startTime.toISOString(),
+      };
+    });
   return {
     curve: curveJson(points),
-    ...(compareRange && compared
+    points: perKg(whole),
+    ...(compareRange && compared && wholeCompared
       ? {
         compare: {
           from: compareRange.from.toISOString(),
           to: compareRange.to.toISOString(),
           curve: curveJson(compared),
+          points: perKg(wholeCompared),
         },
       }
       : {}),
@@ -189,13 +210,60 @@ export async function recordsReport(deps: AnalyticsDeps, userId: string, tz: str
   };
 }
 
+/** Days of rides the critical-power report fits on by default. */
+export const cpDefaultDays = 90;
+
+/**
+ * The 2-parameter critical-power model fitted on the period's whole curve (default: the last 90
+ * days) over the durations [minS, maxS] (default 180-1200 s); 422 with fewer than 3 points.
+ */
+export async function criticalPowerReport(
+  deps: AnalyticsDeps,
+  userId: string,
+  q: TimeRange & { minDuration?: number; maxDuration?: number },
+) {
+  const to = q.to ?? new Date();
+  const from = q.from ?? new Date(to.getTime() - cpDefaultDays * 86_400_000);
+  const minS = q.minDuration ?? cpFitDefaults.minS;
+  const maxS = q.maxDuration ?? cpFitDefaults.maxS;
+  if (minS > maxS) throw invalid("minDuration must not be above maxDuration");
+  const curve = await periodCurve(deps.sql, { userId, from, to });
+  const fit = fitCriticalPower(curve, { minS, maxS });
+  if (!fit) {
+    const have = curve.filter((p) => p.durationS >= minS && p.durationS <= maxS).length;
+    throw new ApiError(
+      "not_enough_curve_points",
+      `Critical power needs at least 3 curve points from ${minS} to ${maxS} s; ` +
+        `the rides from ${from.toISOString()} to ${to.toISOString()} give ${have}`,
+    );
+  }
+  const pmax = curve.find((p) => p.durationS === 1);
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    minDuration: minS,
+    maxDuration: maxS,
+    cp: fit.cpWatts,
+    wPrime: fit.wPrimeJ,
+    rSquared: fit.rSquared,
+    points: fit.points,
+    pmax: pmax?.watts ?? null,
+    pmaxEffort: pmax
+      ? { workoutId: pmax.workoutId, startTime: pmax.startTime.toISOString() }
+      : null,
+  };
+}
+
 /** The FTP estimate (95 % of the best 20 minutes in the last `windowDays`) and the history. */
 export async function ftpReport(deps: AnalyticsDeps, userId: string, windowDays: number) {
-  const since = new Date(Date.now() - windowDays * 86_400_000);
-  const [best, history] = await Promise.all([
+  const now = new Date();
+  const since = new Date(now.getTime() - windowDays * 86_400_000);
+  const [best, history, curve] = await Promise.all([
     bestEffortSince(deps.sql, { userId, durationS: 1200, since }),
     ftpHistory(deps.sql, userId),
+    periodCurve(deps.sql, { userId, from: since, to: now }),
   ]);
+  const fit = fitCriticalPower(curve);
   return {
     windowDays,
     since: since.toISOString(),
@@ -209,6 +277,11 @@ export async function ftpReport(deps: AnalyticsDeps, userId: string, windowDays:
         },
       }
       : null,
+    // Every method side by side (the first is `estimate`).
+    estimates: [
+      { method: "best20min" as const, watts: best ? 0.95 * best.watts : null },
+      { method: "criticalPower" as const, watts: fit ? fit.cpWatts : null },
+    ],
     history: history.map((h) => ({
       ftpWatts: h.ftpWatts,
       source: h.source,

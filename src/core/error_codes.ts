@@ -61,6 +61,10 @@ export const errorCodes = {
     422,
     "The webhook URL is not http(s), has credentials, or names a loopback or private address",
   ],
+  not_enough_curve_points: [
+    422,
+    "Critical power needs at least 3 points of the power curve in the fit's duration range",
+  ],
   unprocessable_entity: [422, "The request is well-formed but cannot be processed"],
   unknown_provider: [400, "No OpenID Connect provider of this name is configured"],
   too_many_attempts: [429, "Too many sign-in attempts; `Retry-After` says when to try again"],

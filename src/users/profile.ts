@@ -1,6 +1,10 @@
 import { notFound } from "../core/errors.ts";
 import type { Sql } from "../db/client.ts";
 import {
+  addCp,
+  addWeight,
+  cpEntries,
+  type CpHistoryRow,
   ftpHistory,
   type FtpHistoryRow,
   getUser,
@@ -9,6 +13,8 @@ import {
   updateProfile,
   type User,
   userStats,
+  weightEntries,
+  type WeightHistoryRow,
 } from "./queries.ts";
 
 /** What reading and changing a rider's profile uses. */
@@ -57,4 +63,45 @@ export async function profileStats(
   userId: string,
 ): Promise<{ totalWorkouts: number; totalDuration: number }> {
   return await userStats(deps.sql, userId);
+}
+
+/** Records a weight (valid from `validFrom`, default now); answers the profile's weight now. */
+export async function recordWeight(
+  deps: ProfileDeps,
+  userId: string,
+  entry: { weightKg: number; validFrom?: Date; source?: string },
+): Promise<number | null> {
+  const weight = await addWeight(deps.sql, userId, {
+    weightKg: entry.weightKg,
+    validFrom: entry.validFrom ?? new Date(),
+    source: entry.source ?? "manual",
+  });
+  if (weight === undefined) throw notFound("User");
+  return weight;
+}
+
+/** Every weight the rider recorded, newest first. */
+export async function listWeights(deps: ProfileDeps, userId: string): Promise<WeightHistoryRow[]> {
+  return await weightEntries(deps.sql, userId);
+}
+
+/** Records a CP and W′ (in force from `validFrom`, default now). */
+export async function recordCp(
+  deps: ProfileDeps,
+  userId: string,
+  entry: { cp: number; wPrime: number; validFrom?: Date; source?: string },
+): Promise<CpHistoryRow> {
+  const row = await addCp(deps.sql, userId, {
+    cpWatts: entry.cp,
+    wPrimeJ: entry.wPrime,
+    validFrom: entry.validFrom ?? new Date(),
+    source: entry.source ?? "manual",
+  });
+  if (!row) throw notFound("User");
+  return row;
+}
+
+/** Every CP and W′ the rider set, newest first. */
+export async function listCps(deps: ProfileDeps, userId: string): Promise<CpHistoryRow[]> {
+  return await cpEntries(deps.sql, userId);
 }

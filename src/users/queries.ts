@@ -95,8 +95,8 @@ export async function updateProfile(
   if (keys.length === 0) return getUser(sql, userId);
   const values = Object.fromEntries(keys.map((key) => [key, patch[key]]));
   return await sql.begin(async (tx) => {
-    const [before] = await tx<{ ftpWatts: number | null }[]>`
-      select ftp_watts from users where id = ${userId} for update
+    const [before] = await tx<{ ftpWatts: number | null; weightKg: number | null }[]>`
+      select ftp_watts, weight_kg from users where id = ${userId} for update
     `;
     if (!before) return undefined;
     const [row] = await tx<User[]>`
@@ -109,6 +109,12 @@ export async function updateProfile(
       await tx`
         insert into ftp_history (user_id, ftp_watts, source, created_at)
         values (${userId}, ${patch.ftpWatts}, 'profile', clock_timestamp())
+      `;
+    }
+    if (typeof patch.weightKg === "number" && patch.weightKg !== before.weightKg) {
+      await tx`
+        insert into weight_history (user_id, weight_kg, valid_from, source)
+        values (${userId}, ${patch.weightKg}, clock_timestamp(), 'profile')
       `;
     }
     return row;
@@ -159,6 +165,90 @@ export async function ftpHistory(sql: Sql, userId: string): Promise<FtpHistoryRo
   `;
 }
 
+/** One weight a rider recorded, valid from an instant on. */
+export type WeightHistoryRow = {
+  id: string;
+  weightKg: number;
+  validFrom: Date;
+  source: string;
+  createdAt: Date;
+};
+
+/**
+ * Records a weight valid from `validFrom` and sets the profile's weight to the newest entry valid
+ * now, in one transaction; answers that weight (undefined: no such rider).
+ */
+export async function addWeight(
+  sql: Sql,
+  userId: string,
+  entry: { weightKg: number; validFrom: Date; source: string },
+): Promise<number | null | undefined> {
+  return await sql.begin(async (tx) => {
+    const [user] = await tx`select id from users where id = ${userId} for update`;
+    if (!user) return undefined;
+    await tx`
+      insert into weight_history (user_id, weight_kg, valid_from, source)
+      values (${userId}, ${entry.weightKg}, ${entry.validFrom}, ${entry.source})
+    `;
+    const [row] = await tx<{ weightKg: number | null }[]>`
+      update users set updated_at = now(), weight_kg = coalesce((
+        select weight_kg from weight_history
+        where user_id = ${userId} and valid_from <= now()
+        order by valid_from desc, created_at desc
+        limit 1
+      ), weight_kg)
+      where id = ${userId}
+      returning weight_kg
+    `;
+    return row.weightKg;
+  });
+}
+
+/** The rider's weight history, newest first. */
+export async function weightEntries(sql: Sql, userId: string): Promise<WeightHistoryRow[]> {
+  return await sql<WeightHistoryRow[]>`
+    select id, weight_kg, valid_from, source, created_at
+    from weight_history
+    where user_id = ${userId}
+    order by valid_from desc, created_at desc
+  `;
+}
+
+/** One critical power and W′ a rider set, in force from an instant on. */
+export type CpHistoryRow = {
+  id: string;
+  cpWatts: number;
+  wPrimeJ: number;
+  validFrom: Date;
+  source: string;
+  createdAt: Date;
+};
+
+/** Records a CP and W′ in force from `validFrom`; undefined when there is no such rider. */
+export async function addCp(
+  sql: Sql,
+  userId: string,
+  entry: { cpWatts: number; wPrimeJ: number; validFrom: Date; source: string },
+): Promise<CpHistoryRow | undefined> {
+  const [row] = await sql<CpHistoryRow[]>`
+    insert into cp_history (user_id, cp_watts, w_prime_j, valid_from, source)
+    select id, ${entry.cpWatts}, ${entry.wPrimeJ}, ${entry.validFrom}, ${entry.source}
+    from users where id = ${userId}
+    returning id, cp_watts, w_prime_j, valid_from, source, created_at
+  `;
+  return row;
+}
+
+/** The rider's CP and W′ history, newest first. */
+export async function cpEntries(sql: Sql, userId: string): Promise<CpHistoryRow[]> {
+  return await sql<CpHistoryRow[]>`
+    select id, cp_watts, w_prime_j, valid_from, source, created_at
+    from cp_history
+    where user_id = ${userId}
+    order by valid_from desc, created_at desc
+  `;
+}
+
 /** Totals over the rider's completed workouts: how many, and their elapsed seconds. */
 export async function userStats(
   sql: Sql,
@@ -199,6 +289,9 @@ export async function deleteUserRows(
     // started) wait for this transaction, then fail its foreign key.
     const [user] = await tx`select id from users where id = ${userId} for update`;
     if (!user) return undefined;
+    // The month curves first: the workouts' deletion then cascades to their curves without
+    // computing each month again ride by ride (sql/0016's trigger skips a month that is gone).
+    await tx`delete from curve_months where user_id = ${userId}`;
     const workouts = await tx<DeletedWorkout[]>`
       delete from workouts where user_id = ${userId}
       returning id, status, start_time, end_time

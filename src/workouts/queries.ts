@@ -227,6 +227,8 @@ export async function archiveWorkout(
     samples: readonly Sample[];
     summary: WorkoutSummary;
     ftpWatts: number | null;
+    /** The whole curve (rideCurve): watts per curveDurations index; null without power. */
+    curve?: readonly number[] | null;
     /** More writes that must commit or roll back with the archive (given the transaction). */
     alsoInTransaction?: (tx: Sql) => Promise<void>;
   },
@@ -273,6 +275,15 @@ export async function archiveWorkout(
           ${efforts.map((e) => e.duration)}::int[],
           ${efforts.map((e) => e.watts as number)}::float8[]
         ) as e(duration_s, watts)
+        on conflict do nothing
+      `;
+    }
+
+    if (archive.curve) {
+      // The trigger of sql/0016 merges it into the rider's month in this transaction.
+      await tx`
+        insert into workout_curves (workout_id, user_id, start_time, watts)
+        values (${workoutId}, ${userId}, ${startTime}, ${archive.curve as number[]}::float8[])
         on conflict do nothing
       `;
     }

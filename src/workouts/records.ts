@@ -1,4 +1,6 @@
 import { telemetrySeries } from "../analytics/aggregate_queries.ts";
+import { wPrimeBalance } from "../analytics/curve.ts";
+import { toGrid } from "../analytics/power.ts";
 import { ApiError, conflict, notFound } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricField, Sample } from "../core/sample.ts";
@@ -123,21 +125,66 @@ export async function exportWorkout(
 export async function workoutTelemetry(
   sql: Sql,
   ids: WorkoutIds,
-  options: { resolution: "raw" | "1s" | "10s" | "1m"; fields: readonly MetricField[] },
+  options: {
+    resolution: "raw" | "1s" | "10s" | "1m";
+    fields: readonly MetricField[];
+    /** Also the W′ balance series (`wPrimeBalance`, J). */
+    wPrimeBalance?: boolean;
+  },
 ): Promise<Record<string, (string | number | null)[]>> {
   const row = await findWorkout(sql, ids);
   if (options.resolution === "1s") {
     const samples = await readTelemetry(sql, row);
     keptSamples(row, samples.length);
-    return gridSeries(samples, options.fields);
+    const series = gridSeries(samples, options.fields);
+    if (options.wPrimeBalance) {
+      series.wPrimeBalance = balanceAt(row, samples, series.time as string[], 1000);
+    }
+    return series;
   }
-  const series = await telemetrySeries(sql, { ...ids, ...options, resolution: options.resolution });
+  const series: Record<string, (string | number | null)[]> = await telemetrySeries(sql, {
+    ...ids,
+    ...options,
+    resolution: options.resolution,
+  });
   // An empty rollup is not proof: a continuous aggregate may not be refreshed yet (licensed
   // edition); only samples that are gone mean the retention dropped them.
   if (series.time.length === 0 && row.sampleCount > 0 && !(await hasTelemetry(sql, row))) {
     keptSamples(row, 0);
   }
+  if (options.wPrimeBalance) {
+    const width = { raw: 1000, "10s": 10_000, "1m": 60_000 }[options.resolution];
+    const samples = await readTelemetry(sql, row);
+    series.wPrimeBalance = balanceAt(row, samples, series.time as string[], width);
+  }
   return series;
+}
+
+/**
+ * The ride's W′ balance (with the CP and W′ of its summary) per time: the minimum over the grid
+ * seconds in [time, time + widthMs); null where there are none, or everywhere without CP and W′.
+ */
+function balanceAt(
+  row: WorkoutRow,
+  samples: readonly Sample[],
+  times: readonly string[],
+  widthMs: number,
+): (number | null)[] {
+  const used = row.summary.wPrimeBalance;
+  if (!used) return times.map(() => null);
+  const grid = toGrid(samples);
+  const { series } = wPrimeBalance(grid, used.cpWatts, used.wPrimeJ);
+  return times.map((time) => {
+    const t = Date.parse(time);
+    // A raw sample's time falls inside its second, a bucket starts on its width: both from the
+    // floored second on, widthMs / 1000 grid seconds.
+    const second = (Math.floor(t / 1000) * 1000 - grid.start) / 1000;
+    const first = Math.max(0, second);
+    const last = Math.min(grid.elapsedS, second + widthMs / 1000);
+    let min: number | null = null;
+    for (let i = first; i < last; i++) if (min === null || series[i] < min) min = series[i];
+    return min;
+  });
 }
 
 /** Deletes a workout with its telemetry, efforts, live keys and the live stream bound to it. */

@@ -74,6 +74,18 @@ export const SummarySchema = z
       }))
       .nullable()
       .openapi({ description: "Friel's cycling heart-rate zones, % of LTHR; null without LTHR" }),
+    wPrimeBalance: z.object({
+      cpWatts: z.number().openapi({ description: "Critical power used, W" }),
+      wPrimeJ: z.number().openapi({ description: "W′ used, J" }),
+      source: z.enum(["profile", "model"]).openapi({
+        description: "profile: the rider's CP and W′ in force at the start; model: fitted on " +
+          "the 90 days of rides before it",
+      }),
+      minJ: z.number().openapi({ description: "Lowest W′ balance, J" }),
+      belowZeroS: z.number().int().openapi({ description: "Seconds with W′ balance below 0" }),
+    }).nullable().openapi({
+      description: "Null when no CP and W′ were in force; absent for rides archived before it",
+    }),
     liveDataGap: z.literal(true).openapi({
       description: "Live samples were lost before archiving (the live store lost them mid-ride)",
     }),
@@ -154,6 +166,7 @@ export function summaryJson(s: Partial<WorkoutSummary>): z.infer<typeof SummaryS
     maxHr: s.maxHr ?? null,
     lthr: s.lthr ?? null,
     lthrZones: s.lthrZones ?? null,
+    ...(s.wPrimeBalance !== undefined ? { wPrimeBalance: s.wPrimeBalance } : {}),
     ...(s.liveDataGap ? { liveDataGap: true as const } : {}),
   };
 }

@@ -3,6 +3,7 @@ import { userIdOf } from "../../http/authenticate.ts";
 import type { AppEnv } from "../../http/deps.ts";
 import {
   bestsReport,
+  criticalPowerReport,
   fitnessReport,
   ftpReport,
   powerCurveReport,
@@ -63,5 +64,15 @@ export const getFitness: RouteHandler<typeof specs.fitness, AppEnv> = async (c) 
 /** GET /api/analytics/zones: time in power and heart-rate zones over a range. */
 export const getZones: RouteHandler<typeof specs.zones, AppEnv> = async (c) => {
   const report = await zonesReport(c.var.deps, userIdOf(c.var.principal), c.req.valid("query"));
+  return c.json(report, 200);
+};
+
+/** GET /api/analytics/critical-power: CP and W′ fitted on a period's curve. */
+export const getCriticalPower: RouteHandler<typeof specs.criticalPower, AppEnv> = async (c) => {
+  const report = await criticalPowerReport(
+    c.var.deps,
+    userIdOf(c.var.principal),
+    c.req.valid("query"),
+  );
   return c.json(report, 200);
 };

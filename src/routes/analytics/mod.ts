@@ -14,5 +14,6 @@ export function analyticsRoutes() {
   app.openapi(specs.ftp, handlers.getFtpEstimate);
   app.openapi(specs.fitness, handlers.getFitness);
   app.openapi(specs.zones, handlers.getZones);
+  app.openapi(specs.criticalPower, handlers.getCriticalPower);
   return app;
 }

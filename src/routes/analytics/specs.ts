@@ -65,6 +65,17 @@ const curvePoint = z.object({
   startTime: z.string().openapi({ description: "Start of the ride the effort is from (ISO)" }),
 });
 
+const wholeCurvePoint = z.object({
+  duration: z.number().int().openapi({ description: "Seconds" }),
+  watts: z.number().openapi({ description: "Mean-maximal power, W" }),
+  wattsPerKg: z.number().nullable().openapi({
+    description: "W/kg with the rider's weight at the ride's start; null without a weight",
+  }),
+  weightKg: z.number().nullable().openapi({ description: "The weight used, kg" }),
+  workoutId: z.uuid(),
+  startTime: z.string().openapi({ description: "Start of the ride the effort is from (ISO)" }),
+});
+
 /** GET /api/analytics/power-curve */
 export const curve = createRoute({
   method: "get",
@@ -86,11 +97,16 @@ export const curve = createRoute({
   responses: {
     200: json(
       z.object({
-        curve: z.array(curvePoint),
+        curve: z.array(curvePoint).openapi({ description: "The standard durations" }),
+        points: z.array(wholeCurvePoint).openapi({
+          description: "The whole curve: every second 1-1200 s, then every 1 % of the " +
+            "duration (d + floor(d/100)) with 1800, 3600, 5400 and 7200 s, up to the longest ride",
+        }),
         compare: z.object({
           from: z.string(),
           to: z.string(),
           curve: z.array(curvePoint),
+          points: z.array(wholeCurvePoint),
         }).optional().openapi({ description: "Only with compareFrom and compareTo" }),
       }),
       "Power curve (durations with no ride long enough are left out)",
@@ -201,6 +217,13 @@ export const ftp = createRoute({
           watts: z.number(),
           effort: z.object({ workoutId: z.uuid(), startTime: z.string(), watts: z.number() }),
         }).nullable(),
+        estimates: z.array(z.object({
+          method: z.enum(["best20min", "criticalPower"]).openapi({
+            description: "best20min: 0.95 × the best 20 min; criticalPower: CP of the " +
+              "2-parameter model over 180-1200 s of the window's curve",
+          }),
+          watts: z.number().nullable().openapi({ description: "W; null without enough data" }),
+        })),
         history: z.array(z.object({
           ftpWatts: z.number().int(),
           source: z.string(),
@@ -285,5 +308,56 @@ export const zones = createRoute({
       "Seconds per zone summed over the rides that started in [from, to)",
     ),
     ...errors("validation_failed", ...signedInErrors),
+  },
+});
+
+const fitDuration = (name: string) =>
+  z.coerce.number(`${name} must be a number of seconds`).int(`${name} must be whole seconds`)
+    .min(1, `${name} must be 1 to 172800 seconds`).max(
+      172800,
+      `${name} must be 1 to 172800 seconds`,
+    )
+    .optional();
+
+/** GET /api/analytics/critical-power */
+export const criticalPower = createRoute({
+  method: "get",
+  path: "/critical-power",
+  operationId: "getCriticalPower",
+  tags,
+  summary: "Critical power and W′ (2-parameter model) fitted on a period's power curve",
+  description: "Ordinary least squares of work on time, work(t) = CP·t + W′ with work(t) = t × " +
+    "MMP(t), over the period's whole-curve points with minDuration ≤ t ≤ maxDuration (every " +
+    "second from 180 to 1200 s by default). 422 not_enough_curve_points with fewer than 3.",
+  security: userSecurity,
+  request: {
+    query: z.object({
+      from: z.coerce.date("from must be a date").optional()
+        .openapi({ description: "Start of the range (ISO); default: 90 days before to" }),
+      to: z.coerce.date("to must be a date").optional()
+        .openapi({ description: "End of the range (ISO); default: now" }),
+      minDuration: fitDuration("minDuration")
+        .openapi({ description: "Shortest duration fitted, s; default 180" }),
+      maxDuration: fitDuration("maxDuration")
+        .openapi({ description: "Longest duration fitted, s; default 1200" }),
+    }),
+  },
+  responses: {
+    200: json(
+      z.object({
+        from: z.string(),
+        to: z.string(),
+        minDuration: z.number().int().openapi({ description: "s" }),
+        maxDuration: z.number().int().openapi({ description: "s" }),
+        cp: z.number().openapi({ description: "Critical power, W (the slope)" }),
+        wPrime: z.number().openapi({ description: "W′, J (the intercept)" }),
+        rSquared: z.number().openapi({ description: "R² of the fit of work on time" }),
+        points: z.number().int().openapi({ description: "Curve points used" }),
+        pmax: z.number().nullable().openapi({ description: "Best 1-s power of the period, W" }),
+        pmaxEffort: z.object({ workoutId: z.uuid(), startTime: z.string() }).nullable(),
+      }),
+      "The fitted model",
+    ),
+    ...errors("validation_failed", "not_enough_curve_points", ...signedInErrors),
   },
 });

@@ -7,10 +7,14 @@ import {
   changeFtp,
   changeProfile,
   getProfile,
+  listCps,
   listFtpHistory,
+  listWeights,
   profileStats,
+  recordCp,
+  recordWeight,
 } from "../../users/profile.ts";
-import type { FtpHistoryRow } from "../../users/queries.ts";
+import type { CpHistoryRow, FtpHistoryRow } from "../../users/queries.ts";
 import { userJson } from "../../users/user_json.ts";
 import type * as specs from "./specs.ts";
 import type { FtpHistoryEntrySchema } from "./specs.ts";
@@ -82,4 +86,49 @@ export const getFtpHistory: RouteHandler<typeof specs.getFtpHistory, AppEnv> = a
 export const getUserStats: RouteHandler<typeof specs.getStats, AppEnv> = async (c) => {
   const userId = ownId(c.var.principal, c.req.valid("param").id);
   return c.json(await profileStats(c.var.deps, userId), 200);
+};
+
+function cpJson(row: CpHistoryRow) {
+  return {
+    id: row.id,
+    cp: row.cpWatts,
+    wPrime: row.wPrimeJ,
+    validFrom: row.validFrom.toISOString(),
+    source: row.source,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/** PUT /api/users/{id}/weight: records the caller's weight from a date on. */
+export const setWeight: RouteHandler<typeof specs.putWeight, AppEnv> = async (c) => {
+  const userId = ownId(c.var.principal, c.req.valid("param").id);
+  const weightKg = await recordWeight(c.var.deps, userId, c.req.valid("json"));
+  return c.json({ weightKg }, 200);
+};
+
+/** GET /api/users/{id}/weight-history: the caller's weights, newest first. */
+export const getWeightHistory: RouteHandler<typeof specs.getWeightHistory, AppEnv> = async (c) => {
+  const rows = await listWeights(c.var.deps, ownId(c.var.principal, c.req.valid("param").id));
+  return c.json(
+    rows.map((r) => ({
+      id: r.id,
+      weightKg: r.weightKg,
+      validFrom: r.validFrom.toISOString(),
+      source: r.source,
+      createdAt: r.createdAt.toISOString(),
+    })),
+    200,
+  );
+};
+
+/** PUT /api/users/{id}/critical-power: sets the caller's CP and W′ from a date on. */
+export const setCp: RouteHandler<typeof specs.putCp, AppEnv> = async (c) => {
+  const userId = ownId(c.var.principal, c.req.valid("param").id);
+  return c.json(cpJson(await recordCp(c.var.deps, userId, c.req.valid("json"))), 200);
+};
+
+/** GET /api/users/{id}/critical-power-history: the caller's CP and W′, newest first. */
+export const getCpHistory: RouteHandler<typeof specs.getCpHistory, AppEnv> = async (c) => {
+  const rows = await listCps(c.var.deps, ownId(c.var.principal, c.req.valid("param").id));
+  return c.json(rows.map(cpJson), 200);
 };

@@ -14,5 +14,9 @@ export function userRoutes() {
   app.openapi(specs.putFtp, handlers.setFtp);
   app.openapi(specs.getFtpHistory, handlers.getFtpHistory);
   app.openapi(specs.getStats, handlers.getUserStats);
+  app.openapi(specs.putWeight, handlers.setWeight);
+  app.openapi(specs.getWeightHistory, handlers.getWeightHistory);
+  app.openapi(specs.putCp, handlers.setCp);
+  app.openapi(specs.getCpHistory, handlers.getCpHistory);
   return app;
 }

@@ -179,3 +179,123 @@ export const deleteMe = createRoute({
     ...errors(...signedInErrors, "forbidden", "not_found", "revocation_pending"),
   },
 });
+
+const source = z.string().trim().min(1).max(50).optional()
+  .openapi({ description: "Where the value came from; default `manual`" });
+const validFrom = z.coerce.date("validFrom must be a date").optional()
+  .openapi({
+    description: "From when it holds (ISO); default now. Rides that started at or " +
+      "after it and before the next entry use it",
+  });
+
+/** One recorded weight, as JSON. */
+export const WeightEntrySchema = z
+  .object({
+    id: z.uuid(),
+    weightKg: z.number().openapi({ description: "kg" }),
+    validFrom: z.string().openapi({ format: "date-time" }),
+    source: z.string(),
+    createdAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("WeightEntry");
+
+/** PUT /api/users/{id}/weight */
+export const putWeight = createRoute({
+  method: "put",
+  path: "/{id}/weight",
+  operationId: "setWeight",
+  tags,
+  summary: "Record your weight from a date on (kept in the weight history, used for W/kg)",
+  security: userSecurity,
+  request: {
+    params: UserIdParams,
+    body: jsonBody(
+      z.object({
+        weightKg: z.number("weightKg must be a number of kg").gt(0, "weightKg must be 0-500 kg")
+          .lt(500, "weightKg must be 0-500 kg"),
+        validFrom,
+        source,
+      }).strict(),
+    ),
+  },
+  responses: {
+    200: json(
+      z.object({
+        weightKg: z.number().nullable().openapi({
+          description: "The profile's weight now (the newest entry valid now), kg",
+        }),
+      }),
+      "Recorded",
+    ),
+    ...errors(...jsonBodyErrors, ...signedInErrors, "not_found"),
+  },
+});
+
+/** GET /api/users/{id}/weight-history */
+export const getWeightHistory = createRoute({
+  method: "get",
+  path: "/{id}/weight-history",
+  operationId: "getWeightHistory",
+  tags,
+  summary: "Every weight you recorded, newest validFrom first",
+  security: userSecurity,
+  request: { params: UserIdParams },
+  responses: {
+    200: json(z.array(WeightEntrySchema), "Weight history"),
+    ...errors("validation_failed", ...signedInErrors, "not_found"),
+  },
+});
+
+/** One critical power and W′ set by the rider, as JSON. */
+export const CpEntrySchema = z
+  .object({
+    id: z.uuid(),
+    cp: z.number().openapi({ description: "Critical power, W" }),
+    wPrime: z.number().openapi({ description: "W′, J" }),
+    validFrom: z.string().openapi({ format: "date-time" }),
+    source: z.string(),
+    createdAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("CriticalPowerEntry");
+
+/** PUT /api/users/{id}/critical-power */
+export const putCp = createRoute({
+  method: "put",
+  path: "/{id}/critical-power",
+  operationId: "setCriticalPower",
+  tags,
+  summary: "Set your critical power and W′ from a date on (used for W′ balance; kept in history)",
+  security: userSecurity,
+  request: {
+    params: UserIdParams,
+    body: jsonBody(
+      z.object({
+        cp: z.number("cp must be a number of watts").gt(0, "cp must be 0-3000 W")
+          .max(3000, "cp must be 0-3000 W"),
+        wPrime: z.number("wPrime must be a number of joules").gt(0, "wPrime must be 0-200000 J")
+          .max(200000, "wPrime must be 0-200000 J"),
+        validFrom,
+        source,
+      }).strict(),
+    ),
+  },
+  responses: {
+    200: json(CpEntrySchema, "Recorded"),
+    ...errors(...jsonBodyErrors, ...signedInErrors, "not_found"),
+  },
+});
+
+/** GET /api/users/{id}/critical-power-history */
+export const getCpHistory = createRoute({
+  method: "get",
+  path: "/{id}/critical-power-history",
+  operationId: "getCriticalPowerHistory",
+  tags,
+  summary: "Every critical power and W′ you set, newest validFrom first",
+  security: userSecurity,
+  request: { params: UserIdParams },
+  responses: {
+    200: json(z.array(CpEntrySchema), "CP and W′ history"),
+    ...errors("validation_failed", ...signedInErrors, "not_found"),
+  },
+});

@@ -212,8 +212,13 @@ export const getWorkoutTelemetry: AppRouteHandler<typeof workoutTelemetryRoute> 
   const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
   const q = c.req.valid("query");
   const fields = q.fields ?? [...telemetryFields];
+  const metrics = fields.filter((f) => f !== "wPrimeBalance");
   return c.json(
-    await workoutTelemetry(c.var.deps.sql, ids, { resolution: q.resolution, fields }),
+    await workoutTelemetry(c.var.deps.sql, ids, {
+      resolution: q.resolution,
+      fields: metrics,
+      wPrimeBalance: fields.includes("wPrimeBalance"),
+    }),
     200,
   );
 };

@@ -418,8 +418,19 @@ export const workoutTelemetryRoute = createRoute({
       fields: z
         .string()
         .transform((v) => v.split(",").map((f) => f.trim()).filter(Boolean))
-        .pipe(z.array(z.enum(telemetryFields, "fields must be a comma list of metric names")))
-        .optional(),
+        .pipe(z.array(
+          z.enum(
+            [...telemetryFields, "wPrimeBalance"],
+            "fields must be a comma list of metric names",
+          ),
+        ))
+        .optional()
+        .openapi({
+          description: "Comma list; default every metric. `wPrimeBalance` (J, only when asked " +
+            "for): W′ balance with the ride's CP and W′ — at 1s each grid second, at raw the " +
+            "value of the sample's second, at 10s and 1m the minimum over the bucket's seconds; " +
+            "all null when the ride had no CP and W′",
+        }),
     }),
   },
   responses: {
