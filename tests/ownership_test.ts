@@ -71,6 +71,16 @@ const cases: Record<string, (f: Fixture) => Attempt[]> = {
   "PUT /api/users/{id}/ftp": (f) => [{ path: `/api/users/${f.userId}/ftp`, body: { ftp: 999 } }],
   "GET /api/users/{id}/ftp-history": (f) => [{ path: `/api/users/${f.userId}/ftp-history` }],
   "GET /api/users/{id}/stats": (f) => [{ path: `/api/users/${f.userId}/stats` }],
+  "PUT /api/users/{id}/weight": (f) => [
+    { path: `/api/users/${f.userId}/weight`, body: { weightKg: 99 } },
+  ],
+  "GET /api/users/{id}/weight-history": (f) => [{ path: `/api/users/${f.userId}/weight-history` }],
+  "PUT /api/users/{id}/critical-power": (f) => [
+    { path: `/api/users/${f.userId}/critical-power`, body: { cp: 400, wPrime: 30000 } },
+  ],
+  "GET /api/users/{id}/critical-power-history": (f) => [
+    { path: `/api/users/${f.userId}/critical-power-history` },
+  ],
   "DELETE /api/users/me/api-keys/{id}": (f) => [
     { path: `/api/users/me/api-keys/${f.apiKeyId}`, tokenOnly: true },
   ],
@@ -183,6 +193,8 @@ async function snapshot(token: string, f: Fixture): Promise<Record<string, unkno
     "/api/workouts?limit=1000",
     "/api/users/me",
     "/api/users/me/ftp-history",
+    "/api/users/me/weight-history",
+    "/api/users/me/critical-power-history",
     "/api/users/me/stats",
     "/api/users/me/api-keys",
     "/api/webhooks",

@@ -61,6 +61,11 @@ export async function everyAnswer(
   await get(`/api/analytics/records?tz=Pacific/Auckland`);
   await get(`/api/analytics/ftp?window=3650`);
   await get(`/api/analytics/ftp`);
+  // Critical power over every ride: 422 not_enough_curve_points when the curve has too few points.
+  const cpPath = `/api/analytics/critical-power?${range}`;
+  const cp = await t.request("GET", cpPath, { token });
+  await cp.body?.cancel();
+  await get(cpPath, cp.status === 422 ? 422 : 200);
   for (const tz of ["UTC", "Asia/Tokyo"]) {
     await get(`/api/analytics/fitness?from=2011-10-01&to=2012-01-31&tz=${tz}`);
     await get(`/api/analytics/fitness?from=2019-01-01&to=2019-12-31&tz=${tz}`);
@@ -69,6 +74,8 @@ export async function everyAnswer(
   await get(`/api/analytics/zones?${range}`);
   await get(`/api/analytics/zones?from=2019-01-01T00:00:00Z&to=2019-12-31T00:00:00Z`);
   await get(`/api/users/me`);
+  await get(`/api/users/me/weight-history`);
+  await get(`/api/users/me/critical-power-history`);
 
   await get(`/api/workouts?limit=1000`);
   const list = answers.get(`/api/workouts?limit=1000`) as { workouts: { id: string }[] };
