@@ -262,6 +262,8 @@ const answerDecimals: Record<string, number> = {
   avgCadence: 1,
   maxCadence: 1,
   avgHeartrate: 1,
+  avgHeartRate: 1,
+  maxHeartRate: 1,
   maxHeartrate: 1,
   avgSpeed: 2,
   maxSpeed: 2,
