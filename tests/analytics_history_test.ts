@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { assertClose } from "./analytics_reference.ts";
+import { assertRounded } from "./analytics_reference.ts";
 import {
   daysFrom,
   importRide,
@@ -84,17 +84,17 @@ Deno.test("GET /api/analytics/power-curve compares two ranges", async () => {
     "/api/analytics/power-curve?from=2026-06-01T00:00:00Z&to=2026-07-01T00:00:00Z" +
       "&compareFrom=2026-05-01T00:00:00Z&compareTo=2026-06-01T00:00:00Z",
   );
-  assertClose(body.curve, naiveBests(rides.filter((r) => r.start >= june)));
+  assertRounded(body.curve, naiveBests(rides.filter((r) => r.start >= june)));
   // The whole curve (`points`) has its own golden test (tests/analytics_curve_test.ts).
   const { points: _points, ...compare } = body.compare;
-  assertClose(compare, {
+  assertRounded(compare, {
     from: "2026-05-01T00:00:00.000Z",
     to: "2026-06-01T00:00:00.000Z",
     curve: naiveBests(rides.filter((r) => r.start < june)),
   });
   const plain = await get(rider.accessToken, "/api/analytics/power-curve");
   assert.equal("compare" in plain, false);
-  assertClose(plain.curve, naiveBests(rides));
+  assertRounded(plain.curve, naiveBests(rides));
   await expect400(
     rider.accessToken,
     "/api/analytics/power-curve?compareFrom=2026-05-01T00:00:00Z",
@@ -153,13 +153,13 @@ Deno.test("GET /api/analytics/records answers all-time and yearly bests and when
 
   const utc = await get(rider.accessToken, "/api/analytics/records");
   assert.equal(utc.tz, "UTC");
-  assertClose(utc.allTime, naiveBests(rides));
-  assertClose(utc.history, expectedHistory);
+  assertRounded(utc.allTime, naiveBests(rides));
+  assertRounded(utc.history, expectedHistory);
   assert.ok(utc.history.length > 10, "later rides beat some records");
-  assertClose(utc.years, yearsIn("UTC"));
+  assertRounded(utc.years, yearsIn("UTC"));
   assert.deepEqual(utc.years.map((y: { year: number }) => y.year), [2025, 2026]);
   const auckland = await get(rider.accessToken, "/api/analytics/records?tz=Pacific/Auckland");
-  assertClose(auckland.years, yearsIn("Pacific/Auckland"));
+  assertRounded(auckland.years, yearsIn("Pacific/Auckland"));
   assert.equal(auckland.history.some((r: Point) => r.workoutId === rides.at(-1)!.id), false);
 
   const fresh = await registerRider(t);
@@ -210,13 +210,13 @@ Deno.test("GET /api/analytics/ftp estimates 95 % of the best 20 minutes in the w
   const newestFirst = [...history].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   const window90 = await get(rider.accessToken, "/api/analytics/ftp");
   assert.equal(window90.windowDays, 90);
-  assertClose(window90.estimate, best20(recent));
+  assertRounded(window90.estimate, best20(recent));
   // riderWith set the FTP with PATCH /api/users/me, which records it now: the newest entry.
   const [fromProfile, ...inserted] = window90.history;
   assert.deepEqual([fromProfile.ftpWatts, fromProfile.source], [settings.ftpWatts, "profile"]);
   assert.deepEqual(inserted, newestFirst);
   const window120 = await get(rider.accessToken, "/api/analytics/ftp?window=120");
-  assertClose(window120.estimate, best20([old, ...recent]));
+  assertRounded(window120.estimate, best20([old, ...recent]));
   const window5 = await get(rider.accessToken, "/api/analytics/ftp?window=5");
   assert.equal(window5.estimate, null);
 
@@ -286,7 +286,7 @@ Deno.test("GET /api/analytics/fitness answers CTL, ATL and TSB per local day, wa
     "2026-05-20",
     36,
   ]);
-  assertClose(body.days, naiveFitness(tssByDay, "2026-04-15", "2026-05-20"));
+  assertRounded(body.days, naiveFitness(tssByDay, "2026-04-15", "2026-05-20"));
   assert.ok(body.days[0].ctl > 0, "rides before from warm CTL up");
 
   const utc = await get(rider.accessToken, "/api/analytics/fitness?from=2026-04-01&to=2026-04-07");
@@ -295,7 +295,7 @@ Deno.test("GET /api/analytics/fitness answers CTL, ATL and TSB per local day, wa
     const moved = day === "2026-04-06" ? "2026-04-05" : day;
     utcDays.set(moved, (utcDays.get(moved) ?? 0) + tss);
   }
-  assertClose(utc.days, naiveFitness(utcDays, "2026-04-01", "2026-04-07"));
+  assertRounded(utc.days, naiveFitness(utcDays, "2026-04-01", "2026-04-07"));
   assert.equal(utc.days[0].ctl, 0);
 
   const fresh = await registerRider(t);

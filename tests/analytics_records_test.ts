@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { Sql } from "../src/db/client.ts";
 import { migrate, readMigrations } from "../src/db/migrate.ts";
-import { assertClose, prng } from "./analytics_reference.ts";
+import { assertRounded, prng } from "./analytics_reference.ts";
 import { yearlyBests } from "../src/analytics/history_queries.ts";
 import {
   importRide,
@@ -319,7 +319,7 @@ Deno.test("GET /api/analytics/records after rides imported newest first and a re
       await importRide(t, rider.accessToken, randomRide(start, 400 + 150 * i, 300 + i), settings),
     );
   }
-  assertClose(await get(), expectedHistory(rides));
+  assertRounded(await get(), expectedHistory(rides));
 
   const counts = new Map<string, number>();
   for (const r of expectedHistory(rides)) {
@@ -330,5 +330,5 @@ Deno.test("GET /api/analytics/records after rides imported newest first and a re
   assert.equal(res.status, 200);
   await res.body?.cancel();
   rides = rides.filter((ride) => ride.id !== holder);
-  assertClose(await get(), expectedHistory(rides));
+  assertRounded(await get(), expectedHistory(rides));
 });

@@ -252,6 +252,60 @@ export function refSummary(
   };
 }
 
+/** Decimals API answers keep per field name (docs/analytics.md, "Precision"); others exact. */
+const answerDecimals: Record<string, number> = {
+  watts: 1,
+  previousWatts: 1,
+  avgPower: 1,
+  maxPower: 1,
+  normalizedPower: 1,
+  avgCadence: 1,
+  maxCadence: 1,
+  avgHeartrate: 1,
+  avgHeartRate: 1,
+  maxHeartRate: 1,
+  maxHeartrate: 1,
+  avgSpeed: 2,
+  maxSpeed: 2,
+  totalDistance: 1,
+  totalElevationGain: 1,
+  distanceM: 1,
+  elevationGainM: 1,
+  totalEnergy: 1,
+  workKj: 1,
+  tss: 1,
+  trainingLoad: 1,
+  trimp: 1,
+  ctl: 1,
+  atl: 1,
+  tsb: 1,
+  intensityFactor: 3,
+  variabilityIndex: 3,
+  efficiencyFactor: 3,
+  decouplingPct: 2,
+};
+
+/** Rounds every number of an exact expected answer as the API does, by field name. */
+export function roundedAnswer<T>(expected: T, key = ""): T {
+  if (typeof expected === "number" && key in answerDecimals) {
+    const f = 10 ** answerDecimals[key];
+    const r = Math.round(Math.abs(expected) * f) / f * Math.sign(expected);
+    return (r === 0 ? 0 : r) as T;
+  }
+  if (Array.isArray(expected)) return expected.map((v) => roundedAnswer(v, key)) as T;
+  if (expected && typeof expected === "object") {
+    return Object.fromEntries(
+      Object.entries(expected).map(([k, v]) => [k, roundedAnswer(v, k)]),
+    ) as T;
+  }
+  return expected;
+}
+
+/** `assertClose` against the exact expected answer rounded as the API rounds it. */
+export function assertRounded(actual: unknown, expected: unknown, path = "$"): void {
+  assertClose(actual, roundedAnswer(expected), path);
+}
+
 /** Deep equality where numbers may differ by a relative 1e-9 (sums taken in another order). */
 export function assertClose(actual: unknown, expected: unknown, path = "$"): void {
   if (typeof expected === "number" && typeof actual === "number") {

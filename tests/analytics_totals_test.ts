@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { dailyTotals } from "../src/analytics/history_queries.ts";
-import { assertClose } from "./analytics_reference.ts";
+import { assertRounded } from "./analytics_reference.ts";
 import {
   importRide,
   localDate,
@@ -185,7 +185,7 @@ Deno.test("GET /api/analytics/totals matches a naive reference in every zone and
         rider.accessToken,
         `period=${period}&from=${query.from}&to=${query.to}&tz=${encodeURIComponent(tz)}`,
       );
-      assertClose(body.totals, expectedTotals(rides, query), `${tz} ${period}`);
+      assertRounded(body.totals, expectedTotals(rides, query), `${tz} ${period}`);
       const counted = body.totals.reduce((n, p) => n + p.rides, 0);
       assert.equal(counted, rides.length, `${tz} ${period}: every ride counted once`);
     }
@@ -254,7 +254,7 @@ Deno.test("a deleted ride leaves the totals", async () => {
   await res.body?.cancel();
   const [june] = (await getTotals(someone.accessToken, query)).totals;
   const range = { from: "2026-06-01", to: "2026-06-30" };
-  assertClose(june, expectedTotals([kept], { period: "month", ...range, tz: "UTC" })[0]);
+  assertRounded(june, expectedTotals([kept], { period: "month", ...range, tz: "UTC" })[0]);
 });
 
 Deno.test("dailyTotals reads a bucket ride by ride when it straddles a local midnight", async () => {

@@ -62,6 +62,8 @@ const cases: Record<string, (f: Fixture) => Attempt[]> = {
         path: `/api/workouts/${id}/telemetry?resolution=${r}`,
       }))
     ),
+  "GET /api/workouts/{id}/laps": (f) =>
+    f.workouts.map((id) => ({ path: `/api/workouts/${id}/laps` })),
   "GET /api/workouts/by-stream/{streamName}": (f) => [
     { path: `/api/workouts/by-stream/${f.streamName}` },
   ],

@@ -1,4 +1,5 @@
 import { ApiError, invalid } from "../core/errors.ts";
+import { rounded, roundedOrNull } from "../core/precision.ts";
 import type { Sql } from "../db/client.ts";
 import {
   type BestsBucket,
@@ -49,7 +50,7 @@ export type CurvePointJson = {
 function curveJson(points: readonly PowerCurvePoint[]): CurvePointJson[] {
   return points.map((p) => ({
     duration: p.durationS,
-    watts: p.watts,
+    watts: rounded(p.watts, "watts"),
     workoutId: p.workoutId,
     startTime: p.startTime.toISOString(),
   }));
@@ -73,7 +74,7 @@ export async function bestsReport(
     duration: q.duration,
     bucket: q.bucket,
     tz,
-    bests: rows.map((r) => ({ bucket: r.bucket.toISOString(), watts: r.watts })),
+    bests: rows.map((r) => ({ bucket: r.bucket.toISOString(), watts: rounded(r.watts, "watts") })),
   };
 }
 
@@ -170,10 +171,10 @@ export async function totals(
       rides: row?.rides ?? 0,
       durationS: row?.durationS ?? 0,
       movingS: row?.movingS ?? 0,
-      distanceM: row?.distanceM ?? 0,
-      workKj: row?.workKj ?? 0,
-      tss: row?.tss ?? 0,
-      elevationGainM: row?.elevationGainM ?? 0,
+      distanceM: rounded(row?.distanceM ?? 0, "metres"),
+      workKj: rounded(row?.workKj ?? 0, "kj"),
+      tss: rounded(row?.tss ?? 0, "load"),
+      elevationGainM: rounded(row?.elevationGainM ?? 0, "metres"),
     };
   });
   return { period: q.period, tz: q.tz, totals: list };
@@ -202,8 +203,8 @@ export async function recordsReport(deps: AnalyticsDeps, userId: string, tz: str
     years: [...byYear].map(([year, bests]) => ({ year, bests: curveJson(bests) })),
     history: chronological.map((r) => ({
       duration: r.durationS,
-      watts: r.watts,
-      previousWatts: r.previousWatts,
+      watts: rounded(r.watts, "watts"),
+      previousWatts: roundedOrNull(r.previousWatts, "watts"),
       workoutId: r.workoutId,
       startTime: r.startTime.toISOString(),
     })),
@@ -269,11 +270,11 @@ export async function ftpReport(deps: AnalyticsDeps, userId: string, windowDays:
     since: since.toISOString(),
     estimate: best
       ? {
-        watts: 0.95 * best.watts,
+        watts: rounded(0.95 * best.watts, "watts"),
         effort: {
           workoutId: best.workoutId,
           startTime: best.startTime.toISOString(),
-          watts: best.watts,
+          watts: rounded(best.watts, "watts"),
         },
       }
       : null,
@@ -303,7 +304,18 @@ export async function fitnessReport(
     throw invalid(`The range spans more than ${maxFitnessDays} days`);
   }
   const days = await dailyTss(deps.sql, { userId, timeZone: q.tz, to });
-  return { tz: q.tz, from, to, days: fitnessSeries(days, { from, to }) };
+  return {
+    tz: q.tz,
+    from,
+    to,
+    days: fitnessSeries(days, { from, to }).map((d) => ({
+      date: d.date,
+      tss: rounded(d.tss, "load"),
+      ctl: rounded(d.ctl, "load"),
+      atl: rounded(d.atl, "load"),
+      tsb: rounded(d.tsb, "load"),
+    })),
+  };
 }
 
 /** Seconds per power and heart-rate zone summed over the rides that started in the range. */

@@ -29,7 +29,8 @@ type FitRecord = {
  * Reads a FIT activity with Garmin's SDK: the file's CRC must hold; every `record` message with a
  * timestamp becomes a sample (one with no values too), in file order. Speed (m/s) becomes km/h
  * to 4 decimals, distance and altitude keep 2 decimals (the FIT resolution, without float
- * noise), positions become degrees. The session's sport (else the sport message's) is the sport.
+ * noise), positions become degrees. The session's sport (else the sport message's) is the sport;
+ * each `lap` message's start time is a lap start.
  */
 export function parseFit(bytes: Uint8Array): ParsedRide {
   if (!looksLikeFit(bytes)) {
@@ -86,7 +87,10 @@ export function parseFit(bytes: Uint8Array): ParsedRide {
   const sport = [session?.sport, sportMesg?.sport].find((s) => typeof s === "string") as
     | string
     | undefined;
-  return { samples, sport: sport ? sport.slice(0, 50) : null, title: null };
+  const lapStarts = ((messages.lapMesgs ?? []) as { startTime?: unknown }[])
+    .map((lap) => lap.startTime instanceof Date ? lap.startTime.getTime() : NaN)
+    .filter((ms) => Number.isFinite(ms));
+  return { samples, sport: sport ? sport.slice(0, 50) : null, title: null, lapStarts };
 }
 
 const fitSports = new Set(Object.values(Profile.types.sport as Record<string, string>));

@@ -9,8 +9,14 @@ export const rideFormats = ["fit", "tcx", "gpx", "csv"] as const;
 /** One of the ride file formats. */
 export type RideFormat = (typeof rideFormats)[number];
 
-/** What a ride file holds: its samples and, when the file says, the sport and a title. */
-export type ParsedRide = { samples: Sample[]; sport: string | null; title: string | null };
+/** What a ride file holds: its samples and, when the file says, the sport, a title and laps. */
+export type ParsedRide = {
+  samples: Sample[];
+  sport: string | null;
+  title: string | null;
+  /** Lap start times (epoch ms) in file order; absent or empty when the file has none. */
+  lapStarts?: number[];
+};
 
 /** What an export writes beside the samples. */
 export type RideMeta = { title: string | null; sport: string; startTime: Date };

@@ -8,7 +8,8 @@ const sports: Record<string, string> = { biking: "cycling", running: "running" }
  * Reads a Garmin Training Center (TCX v2) file: every `Trackpoint` with a `Time` of the first
  * activity is a sample: position, `AltitudeMeters`, `DistanceMeters`, `HeartRateBpm/Value`,
  * `Cadence`, and from the ActivityExtension `TPX`: `Watts` and `Speed` (m/s). The activity's
- * `Sport` (Biking, Running, Other) is the sport, its `Notes` the title.
+ * `Sport` (Biking, Running, Other) is the sport, its `Notes` the title; every `Lap`'s `StartTime`
+ * is a lap start.
  */
 export function parseTcx(body: string): ParsedRide {
   const scan = scanXml(body, "TCX", { point: "Trackpoint", within: "Activity" });
@@ -40,7 +41,18 @@ export function parseTcx(body: string): ParsedRide {
     samples,
     sport: typeof sport === "string" ? sports[sport.toLowerCase()] ?? sport.toLowerCase() : null,
     title: notes ? notes.slice(0, 200) : null,
+    lapStarts: lapStarts(body),
   };
+}
+
+/** The `StartTime` attributes of the `<Lap>` elements, in file order (unparseable ones skipped). */
+function lapStarts(body: string): number[] {
+  const starts: number[] = [];
+  for (const m of body.matchAll(/<(?:[\w-]+:)?Lap\b[^>]*?\bStartTime\s*=\s*["']([^"']+)["']/g)) {
+    const ms = Date.parse(m[1]);
+    if (Number.isFinite(ms)) starts.push(ms);
+  }
+  return starts;
 }
 
 function tcxSport(sport: string): string {

@@ -4,6 +4,8 @@ import { detectFormat } from "../files/detect.ts";
 import { findUploadedFile, insertWorkoutFile } from "./file_queries.ts";
 import { corruptFile, type RideFormat, titleFromFilename } from "../files/ride_file.ts";
 import { parseRideFile } from "../files/ride_files.ts";
+import { lapSummaries } from "../analytics/laps.ts";
+import { insertLaps } from "./lap_queries.ts";
 
 /** An imported (or recognised) ride file. */
 export type FileImport = {
@@ -69,6 +71,11 @@ export async function importRideFile(
           bytes,
         });
         if (!kept) throw new DuplicateUpload();
+        await insertLaps(tx, {
+          workoutId,
+          userId,
+          laps: lapSummaries(ride.samples, ride.lapStarts ?? []),
+        });
       },
     });
   } catch (err) {

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { WorkoutSummary } from "../analytics/power.ts";
+import { roundedOrNull } from "../core/precision.ts";
 import type { Sample } from "../core/sample.ts";
 import type { WorkoutRow } from "./queries.ts";
 
@@ -128,40 +129,41 @@ export const WorkoutSchema = z
   })
   .openapi("Workout");
 
-/** Maps a stored summary to the client-facing one. */
+/** Maps a stored summary to the client-facing one, rounded (docs/analytics.md, "Precision"). */
 export function summaryJson(s: Partial<WorkoutSummary>): z.infer<typeof SummarySchema> {
   if (s.elapsedS === undefined) return {};
+  const r = roundedOrNull;
   return {
-    avgPower: s.avgPower ?? null,
-    maxPower: s.maxPower ?? null,
-    normalizedPower: s.normalizedPower ?? null,
-    avgCadence: s.avgCadence ?? null,
-    maxCadence: s.maxCadence ?? null,
-    avgHeartrate: s.avgHeartRate ?? null,
-    maxHeartrate: s.maxHeartRate ?? null,
-    avgSpeed: s.avgSpeed ?? null,
-    maxSpeed: s.maxSpeed ?? null,
-    totalDistance: s.distanceM ?? null,
-    totalElevationGain: s.elevationGainM ?? null,
-    totalEnergy: s.workKj ?? null,
+    avgPower: r(s.avgPower, "watts"),
+    maxPower: r(s.maxPower, "watts"),
+    normalizedPower: r(s.normalizedPower, "watts"),
+    avgCadence: r(s.avgCadence, "perMinute"),
+    maxCadence: r(s.maxCadence, "perMinute"),
+    avgHeartrate: r(s.avgHeartRate, "perMinute"),
+    maxHeartrate: r(s.maxHeartRate, "perMinute"),
+    avgSpeed: r(s.avgSpeed, "kmh"),
+    maxSpeed: r(s.maxSpeed, "kmh"),
+    totalDistance: r(s.distanceM, "metres"),
+    totalElevationGain: r(s.elevationGainM, "metres"),
+    totalEnergy: r(s.workKj, "kj"),
     sampleCount: s.sampleCount ?? 0,
     elapsedTime: s.elapsedS,
     movingTime: s.movingS ?? 0,
-    workKj: s.workKj ?? null,
-    intensityFactor: s.intensityFactor ?? null,
-    trainingLoad: s.tss ?? null,
+    workKj: r(s.workKj, "kj"),
+    intensityFactor: r(s.intensityFactor, "ratio"),
+    trainingLoad: r(s.tss, "load"),
     ftp: s.ftp ?? null,
     powerCurve: (s.powerCurve ?? []).map((e) => ({
       duration: e.duration,
-      watts: e.watts,
+      watts: r(e.watts, "watts"),
       startOffsetS: e.startOffsetS ?? null,
     })),
     powerZones: s.powerZones ?? null,
     heartRateZones: s.heartRateZones ?? null,
-    variabilityIndex: s.variabilityIndex ?? null,
-    efficiencyFactor: s.efficiencyFactor ?? null,
-    decouplingPct: s.decouplingPct ?? null,
-    trimp: s.trimp ?? null,
+    variabilityIndex: r(s.variabilityIndex, "ratio"),
+    efficiencyFactor: r(s.efficiencyFactor, "ratio"),
+    decouplingPct: r(s.decouplingPct, "pct"),
+    trimp: r(s.trimp, "load"),
     restingHr: s.restingHr ?? null,
     maxHr: s.maxHr ?? null,
     lthr: s.lthr ?? null,

@@ -1,5 +1,5 @@
 import type { RouteConfig, RouteHandler, z } from "@hono/zod-openapi";
-import { ApiError } from "../../core/errors.ts";
+import { ApiError, notFound } from "../../core/errors.ts";
 import { essence } from "../../files/detect.ts";
 import { userIdOf } from "../../http/authenticate.ts";
 import type { AppEnv } from "../../http/deps.ts";
@@ -22,6 +22,8 @@ import {
 } from "../../workouts/records.ts";
 import { toSample } from "../../workouts/sample_input.ts";
 import { sampleJson, workoutJson } from "../../workouts/workout_json.ts";
+import { lapJson } from "../../workouts/lap_json.ts";
+import { listLaps } from "../../workouts/lap_queries.ts";
 import {
   type addSamplesRoute,
   type completeWorkoutRoute,
@@ -38,6 +40,7 @@ import {
   telemetryFields,
   type updateWorkoutRoute,
   type workoutByStreamRoute,
+  type workoutLapsRoute,
   type workoutTelemetryRoute,
 } from "./specs.ts";
 
@@ -221,4 +224,12 @@ export const getWorkoutTelemetry: AppRouteHandler<typeof workoutTelemetryRoute> 
     }),
     200,
   );
+};
+
+/** GET /api/workouts/{id}/laps: the laps of one of the caller's workouts (404 for another's). */
+export const getWorkoutLaps: AppRouteHandler<typeof workoutLapsRoute> = async (c) => {
+  const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+  const laps = await listLaps(c.var.deps.sql, ids);
+  if (!laps) throw notFound("Workout");
+  return c.json({ laps: laps.map(lapJson) }, 200);
 };

@@ -21,5 +21,6 @@ export function workoutRoutes(): OpenAPIHono<AppEnv> {
     .openapi(specs.getWorkoutRoute, handlers.getWorkout)
     .openapi(specs.updateWorkoutRoute, handlers.updateWorkout)
     .openapi(specs.deleteWorkoutRoute, handlers.deleteWorkout)
-    .openapi(specs.workoutTelemetryRoute, handlers.getWorkoutTelemetry);
+    .openapi(specs.workoutTelemetryRoute, handlers.getWorkoutTelemetry)
+    .openapi(specs.workoutLapsRoute, handlers.getWorkoutLaps);
 }

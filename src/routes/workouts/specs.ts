@@ -9,6 +9,7 @@ import type { AppEnv } from "../../http/deps.ts";
 import { errors, json, jsonBody, userSecurity } from "../../http/openapi.ts";
 import { idParams, streamNameSchema } from "../../http/schemas.ts";
 import { sampleBatch } from "../../workouts/sample_input.ts";
+import { LapSchema } from "../../workouts/lap_json.ts";
 import { SampleSchema, WorkoutSchema } from "../../workouts/workout_json.ts";
 
 const tags = ["Workouts"];
@@ -439,5 +440,20 @@ export const workoutTelemetryRoute = createRoute({
       "Column-oriented series: time plus one array per field",
     ),
     ...errors(...signedIn, "validation_failed", "not_found", "telemetry_expired"),
+  },
+});
+
+/** `getWorkoutLaps`. */
+export const workoutLapsRoute = createRoute({
+  operationId: "getWorkoutLaps",
+  method: "get",
+  path: "/{id}/laps",
+  tags,
+  summary: "The laps of an imported ride (FIT lap messages, TCX laps), each with its summary",
+  security: userSecurity,
+  request: { params: IdParams },
+  responses: {
+    200: json(z.object({ laps: z.array(LapSchema) }), "Laps in time order; empty without laps"),
+    ...errors(...signedIn, "validation_failed", "not_found"),
   },
 });
