@@ -96,6 +96,13 @@ export const configSchema = z
     SSE_MAX_PER_ADDRESS: z.coerce.number().int().min(0).default(20),
     SHARE_LINK_MAX_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+    // The pages' map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; none: the track
+    // is drawn on a plain background (works offline).
+    MAP_TILE_URL: z.url({ protocol: /^https?$/ }).refine(
+      (url) => ["{z}", "{x}", "{y}"].every((part) => decodeURI(url).includes(part)),
+      "must contain {z}, {x} and {y}",
+    ).optional(),
+    MAP_TILE_ATTRIBUTION: z.string().max(500).default(""),
     OIDC_PROVIDERS: oidcProviders.default([]),
     OIDC_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
     OIDC_JWKS_COOLDOWN_S: z.coerce.number().int().min(0).max(3600).default(30),
@@ -197,6 +204,8 @@ export type Config = {
   trustedProxyHops: number;
   /** Rejected credentials (tokens, API keys) per client address per window before 429; 0 = off. */
   credentialFailures: { perClient: number; windowS: number };
+  /** The pages' map tile server (URL template) and its attribution; no URL: a plain background. */
+  mapTiles: { url?: string; attribution: string };
 };
 
 /** Thrown when the environment is invalid; its message lists every bad variable. */
@@ -275,5 +284,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       perClient: e.AUTH_FAILURES_PER_CLIENT,
       windowS: e.AUTH_FAILURES_WINDOW_S,
     },
+    mapTiles: { url: e.MAP_TILE_URL, attribution: e.MAP_TILE_ATTRIBUTION },
   };
 }
