@@ -43,7 +43,7 @@ export function Layout(props: LayoutProps) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${props.title} · Bike Power Tracker`}</title>
-        {styles.map((name) => <link rel="stylesheet" href={assets.byName[name].url} />)}
+        {styles.map((name) => <link key={name} rel="stylesheet" href={assets.byName[name].url} />)}
       </head>
       <body>
         <a class="skip" href="#main">Skip to content</a>
@@ -52,7 +52,11 @@ export function Layout(props: LayoutProps) {
           {props.signedIn && (
             <nav aria-label="Pages">
               {nav.map(([href, label]) => (
-                <a href={href} aria-current={props.current === href ? "page" : undefined}>
+                <a
+                  key={href}
+                  href={href}
+                  aria-current={props.current === href ? "page" : undefined}
+                >
                   {label}
                 </a>
               ))}
@@ -70,7 +74,7 @@ export function Layout(props: LayoutProps) {
         <script type="application/json" id="page-data">
           {raw(inlineJson({ csrf: props.csrf, ...props.data }))}
         </script>
-        {scripts.map((name) => <script src={assets.byName[name].url} defer></script>)}
+        {scripts.map((name) => <script key={name} src={assets.byName[name].url} defer></script>)}
       </body>
     </html>
   );

@@ -289,7 +289,7 @@ export function pagesRoutes(deps: Deps) {
     children: (
       <>
         <form id="periods" class="filters">
-          {rangeFields("period", "Period")}
+          {rangeFields("period", "Period (empty: all history)")}
           {rangeFields("compare", "Compare with")}
           <button type="submit">Show</button>
         </form>

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-unused-vars -- these are the globals the page scripts after this one use
 // The pages' shared helpers: the page's data, /api calls with the session's CSRF token, formats.
 "use strict";
 const page = JSON.parse(document.getElementById("page-data").textContent);
@@ -59,4 +60,11 @@ function durationLabel(s) {
 /** A chart's width: its container's. */
 function chartWidth(node) {
   return Math.max(280, node.clientWidth - 2);
+}
+
+const niceDurations = new Set([1, 5, 10, 30, 60, 300, 600, 1200, 3600, 7200, 18000]);
+
+/** A log duration axis' labels: only the usual durations are named. */
+function curveTicks(_, ticks) {
+  return ticks.map((v) => (niceDurations.has(v) ? durationLabel(v) : ""));
 }

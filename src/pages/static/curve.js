@@ -6,10 +6,9 @@
   const node = document.getElementById("chart");
   const day = 86400_000;
   const iso = (d) => d.toISOString().slice(0, 10);
-  f.periodFrom.value = iso(new Date(Date.now() - 90 * day));
-  f.periodTo.value = iso(new Date());
-  f.compareFrom.value = iso(new Date(Date.now() - 455 * day));
-  f.compareTo.value = iso(new Date(Date.now() - 365 * day));
+  // At first: all history against the last 90 days.
+  f.compareFrom.value = iso(new Date(Date.now() - 89 * day));
+  f.compareTo.value = iso(new Date());
   let plot;
 
   async function load() {
@@ -44,7 +43,7 @@
         width: chartWidth(node),
         height: 360,
         scales: { x: { time: false, distr: 3 } },
-        axes: [{ values: (_, ticks) => ticks.map(durationLabel) }, { label: "W" }],
+        axes: [{ values: curveTicks }, { label: "W" }],
         series: [
           { label: "Duration", value: (_, v) => v == null ? "–" : durationLabel(v) },
           { label: "Period (W)", stroke: "#c2410c", width: 2, spanGaps: true },

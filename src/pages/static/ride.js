@@ -2,7 +2,7 @@
 "use strict";
 (async () => {
   const id = page.id;
-  const fields = "power,heartRate,cadence,speed,lat,lon";
+  const fields = "power,heartRate,cadence,speed";
   const toSeconds = (t) => (typeof t === "number" ? t : Date.parse(t)) / 1000;
   let workout;
   try {
@@ -171,9 +171,12 @@
   addEventListener("resize", () => plot.setSize({ width: chartWidth(chartNode), height: 320 }));
 
   // The route: on the configured tiles, or on a plain background (works offline).
+  // Neither the grid nor the rollups hold positions: they come from the raw samples.
+  const positions = await api(`/api/workouts/${id}/telemetry?resolution=raw&fields=lat,lon`)
+    .catch(() => ({}));
   const track = [];
-  for (let i = 0; i < telemetry.time.length; i++) {
-    const lat = telemetry.lat?.[i], lon = telemetry.lon?.[i];
+  for (let i = 0; i < (positions.lat?.length ?? 0); i++) {
+    const lat = positions.lat[i], lon = positions.lon[i];
     if (lat != null && lon != null) track.push([lat, lon]);
   }
   if (track.length > 1) {
@@ -203,7 +206,7 @@
         width: chartWidth(curveNode),
         height: 260,
         scales: { x: { time: false, distr: 3 } },
-        axes: [{ values: (_, ticks) => ticks.map(durationLabel) }, { label: "W" }],
+        axes: [{ values: curveTicks }, { label: "W" }],
         series: [
           { label: "Duration", value: (_, v) => v == null ? "–" : durationLabel(v) },
           { label: "This ride (W)", stroke: "#c2410c", width: 2, spanGaps: true },
