@@ -1,8 +1,12 @@
-/// <reference lib="dom" />
 /** Shared by the pages' browser tests and bench: the served app, Debian's chromium, screenshots. */
 import { chromium } from "./deps/playwright.ts";
 import type { Browser, Page } from "./deps/playwright.ts";
 import type { TestApp } from "./support.ts";
+
+// The callbacks given to page.evaluate run in the browser: its `document`, typed loosely here (the
+// DOM library would clash with Deno's types across the whole check).
+// deno-lint-ignore no-explicit-any
+declare const document: any;
 
 /** Debian's chromium (scripts/test.sh and .ci/run install it); CHROMIUM_PATH overrides. */
 export const chromiumPath = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -47,7 +51,7 @@ export async function screenshots(page: Page, name: string) {
 export function drawnPixels(page: Page, selector: string): Promise<number> {
   return page.evaluate((sel) => {
     let count = 0;
-    for (const canvas of document.querySelectorAll<HTMLCanvasElement>(sel)) {
+    for (const canvas of document.querySelectorAll(sel)) {
       const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
       for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) count++;
     }

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The rider's pages in a real browser (Debian's chromium through playwright-core): sign-up,
 // uploads, history, ride detail, power curve, fitness, live, sign-out; another rider sees none
 // of it; CSRF and cookie flags. Screenshots of each page go to .services/screenshots/.
@@ -10,6 +9,11 @@ import { startTestApp, type TestApp, uniqueEmail } from "./support.ts";
 const fixtures = new URL("./fixtures/rides/", import.meta.url);
 const rideFiles = ["indoor_edge800_trainer.fit", "outdoor_edge1000_zpider.fit"]
   .map((name) => new URL(name, fixtures).pathname);
+
+// The callbacks given to page.evaluate run in the browser: its `document`, typed loosely here (the
+// DOM library would clash with Deno's types across the whole check).
+// deno-lint-ignore no-explicit-any
+declare const document: any;
 
 let t: TestApp;
 let served: ReturnType<typeof serveApp>;
