@@ -1,4 +1,5 @@
-import { type Context, Hono } from "hono";
+import { type Context, type Handler, Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import { csrf as sameOriginForms } from "hono/csrf";
 import { z } from "zod";
 import * as accounts from "../auth/sign_in.ts";
@@ -96,15 +97,20 @@ export function pagesRoutes(deps: Deps) {
   const csp = pagesContentSecurityPolicy(deps.config.mapTiles.url);
   const app = new Hono<AppEnv>();
 
-  app.use("*", async (c, next) => {
+  // On each page route rather than `use("*")`: mounted at "/", a catch-all would match every
+  // path of the app (and its 405 answers would list the pages' methods).
+  const policy = createMiddleware<AppEnv>(async (c, next) => {
     await next();
     c.res.headers.set("Content-Security-Policy", csp);
   });
   // Sign-in and sign-up forms carry no session yet: a cross-site form post is refused by its
   // Origin (Hono's csrf); the signed-in forms also need the session's token.
-  app.use("*", sameOriginForms());
+  const origin = sameOriginForms();
+  const get = (path: string, handler: Handler<AppEnv>) => app.get(path, policy, handler);
+  const post = (path: string, ...handlers: Handler<AppEnv>[]) =>
+    app.post(path, policy, origin, ...handlers);
 
-  app.get("/assets/:file", (c) => {
+  get("/assets/:file", (c) => {
     const asset = assets.byUrl.get(c.req.path);
     if (!asset) throw new ApiError("not_found", `No asset ${c.req.path}`);
     return c.body(asset.body, 200, {
@@ -113,15 +119,15 @@ export function pagesRoutes(deps: Deps) {
     });
   });
 
-  app.get("/", async (c) => c.redirect((await browserSession(c)) ? "/rides" : "/signin", 303));
+  get("/", async (c) => c.redirect((await browserSession(c)) ? "/rides" : "/signin", 303));
 
   for (const action of ["/signin", "/signup"] as const) {
     const title = action === "/signin" ? "Sign in" : "Create an account";
-    app.get(action, async (c) => {
+    get(action, async (c) => {
       if (await browserSession(c)) return c.redirect("/rides", 303);
       return render(c, assets, null, { title, children: <SignInForm action={action} /> });
     });
-    app.post(action, limitClient, async (c) => {
+    post(action, limitClient, async (c) => {
       const form = credentialsForm.safeParse(await c.req.parseBody());
       const email = form.success ? form.data.email : undefined;
       try {
@@ -142,7 +148,7 @@ export function pagesRoutes(deps: Deps) {
     });
   }
 
-  app.post("/signout", async (c) => {
+  post("/signout", async (c) => {
     const session = await browserSession(c);
     if (session) {
       const form = await c.req.parseBody();
@@ -157,7 +163,7 @@ export function pagesRoutes(deps: Deps) {
 
   /** A signed-in page: without a session, the sign-in page. */
   const page = (path: string, make: (c: Context<AppEnv>) => Page) =>
-    app.get(path, async (c) => {
+    get(path, async (c) => {
       const session = await browserSession(c);
       if (!session) return c.redirect("/signin", 303);
       return render(c, assets, session, { current: path.split("/:")[0], ...make(c) });
@@ -418,7 +424,7 @@ export function pagesRoutes(deps: Deps) {
   }));
 
   // A shared live ride, watched through its share link without an account.
-  app.get("/shared/:name", async (c) =>
+  get("/shared/:name", async (c) =>
     render(c, assets, await browserSession(c), {
       title: "Shared live ride",
       scripts: ["uplot.js", "live.js"],
