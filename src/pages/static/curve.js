@@ -43,7 +43,7 @@
         width: chartWidth(node),
         height: 360,
         scales: { x: { time: false, distr: 3 } },
-        axes: [{ values: curveTicks }, { label: "W" }],
+        axes: [curveAxis, { label: "W" }],
         series: [
           { label: "Duration", value: (_, v) => v == null ? "–" : durationLabel(v) },
           { label: "Period (W)", stroke: "#c2410c", width: 2, spanGaps: true },

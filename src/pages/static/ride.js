@@ -206,7 +206,7 @@
         width: chartWidth(curveNode),
         height: 260,
         scales: { x: { time: false, distr: 3 } },
-        axes: [{ values: curveTicks }, { label: "W" }],
+        axes: [curveAxis, { label: "W" }],
         series: [
           { label: "Duration", value: (_, v) => v == null ? "–" : durationLabel(v) },
           { label: "This ride (W)", stroke: "#c2410c", width: 2, spanGaps: true },
