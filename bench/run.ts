@@ -81,6 +81,14 @@ const benches: Bench[] = [
     services: ["dev"],
   },
   {
+    name: "pages",
+    // All: playwright-core reads /proc/sys/fs/binfmt_misc, which Deno grants only with every one.
+    permissions: ["--allow-all"],
+    args: [],
+    quickArgs: ["--rides", "100", "--runs", "2"],
+    services: ["test"],
+  },
+  {
     name: "aggregate_refresh",
     permissions: [...net, "--allow-sys"],
     args: ["--rounds", "3"],

@@ -22,6 +22,17 @@ fail() {
 source "$REPO/scripts/ensure_deno.sh"
 ensure_deno || fail "Deno could not be installed"
 
+# The pages' browser tests drive Debian's chromium (playwright-core, no browser download).
+if [[ -z "${CHROMIUM_PATH:-}" && ! -x /usr/bin/chromium ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: apt-get install -y chromium" >&2
+    { apt-get update -qq && apt-get install -y -qq chromium; } >&2 ||
+      fail "apt-get install chromium failed (the pages' browser tests need it)"
+  else
+    fail "no /usr/bin/chromium: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH"
+  fi
+fi
+
 bash "$REPO/scripts/services.sh" up test || fail "the test services did not start (bash scripts/services.sh up test)"
 
 # The test database is recreated on every run (when it is the default one), so the migrations are
@@ -47,7 +58,9 @@ args=("$@")
 log="$REPO/.services/test/run-$$.log"
 mkdir -p "$(dirname "$log")"
 
-deno test --allow-net --allow-env --allow-read --allow-write --allow-run --allow-sys \
+# --allow-all: the tests had every permission but ffi already, and playwright-core (the pages'
+# browser tests) reads /proc/sys/fs/binfmt_misc, which Deno grants only with all of them.
+deno test --allow-all \
   "${args[@]}" 2>&1 </dev/null | tee "$log"
 rc=${PIPESTATUS[0]}
 ln -sfn "$(basename "$log")" "$REPO/.services/test/last-run.log"

@@ -28,6 +28,8 @@ import { workoutRoutes } from "./routes/workouts/mod.ts";
 import { streamRoutes } from "./routes/streams/mod.ts";
 import { apiKeyRoutes } from "./routes/api_keys/mod.ts";
 import { webhookRoutes } from "./routes/webhooks/mod.ts";
+import { cookieCredentials } from "./http/browser_session.ts";
+import { pagesRoutes } from "./pages/mod.tsx";
 
 /** The service version reported in the OpenAPI document. */
 export const version = "0.1.0";
@@ -90,6 +92,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   // Failed credentials are counted around `authenticate`, and a blocked client is refused before
   // its credential is checked; the request limit needs the principal, so it comes after.
   app.use("/api/*", noStore, compressAnswers);
+  // The pages' session cookie stands for a Bearer token; a state change also needs its CSRF token.
+  app.use("/api/*", cookieCredentials);
   if (deps.config.credentialFailures.perClient > 0) app.use("/api/*", credentialLimit(deps));
   app.use("/api/*", authenticate);
   if (deps.config.rateLimitPerMinute > 0) app.use("/api/*", rateLimit(deps));
@@ -148,6 +152,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       })),
     ));
   app.route("/docs", docsRoutes("/openapi.json"));
+  app.route("/", pagesRoutes(deps));
 
   app.notFound((c) =>
     errorResponse(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`))

@@ -57,3 +57,19 @@ Deno.test("loadConfig refuses the removed INSTANCES and reads REUSE_PORT", () =>
   assert.equal(loadConfig({}).reusePort, false);
   assert.equal(loadConfig({ REUSE_PORT: "true" }).reusePort, true);
 });
+
+Deno.test("loadConfig reads the pages' map tile server, none by default", () => {
+  assert.deepEqual(loadConfig({}).mapTiles, { url: undefined, attribution: "" });
+  const config = loadConfig({
+    MAP_TILE_URL: "https://tile.example.org/{z}/{x}/{y}.png",
+    MAP_TILE_ATTRIBUTION: "© Example contributors",
+  });
+  assert.deepEqual(config.mapTiles, {
+    url: "https://tile.example.org/{z}/{x}/{y}.png",
+    attribution: "© Example contributors",
+  });
+  assert.throws(
+    () => loadConfig({ MAP_TILE_URL: "https://tile.example.org/tiles.png" }),
+    /MAP_TILE_URL: must contain \{z\}, \{x\} and \{y\}/,
+  );
+});

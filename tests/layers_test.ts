@@ -5,6 +5,9 @@ import assert from "node:assert/strict";
 
 /** src/ folders from the top down (src/*.ts files are the wiring, above all of them). */
 const layers = [
+  // The rider's pages: beside the routes (they render what the API serves and reuse a route's
+  // helper, e.g. the sign-in attempt counter), above http, whose browser session they use.
+  "pages",
   "routes",
   "http",
   "auth",

@@ -20,7 +20,7 @@ export async function insertSession(
 
 /** The outcome of presenting a refresh token. */
 export type RotateResult =
-  | { ok: true; userId: string; sessionId: string }
+  | { ok: true; userId: string; sessionId: string; rotated: boolean }
   | { ok: false; reason: "unknown" | "expired" | "revoked" }
   | { ok: false; reason: "reused"; sessionId: string };
 
@@ -28,11 +28,18 @@ export type RotateResult =
  * Exchanges a refresh token for a new one in the same session.
  *
  * A token that was already used revokes its whole session (the family), as a stolen copy may be
- * in someone else's hands.
+ * in someone else's hands — unless it was used less than `reuseGraceS` seconds ago (browser
+ * sessions: requests in flight together carry the same cookie): then the session is confirmed
+ * without a new token (`rotated: false`).
  */
 export async function rotateRefreshToken(
   sql: Sql,
-  options: { tokenHash: Uint8Array; newTokenHash: Uint8Array; ttlDays: number },
+  options: {
+    tokenHash: Uint8Array;
+    newTokenHash: Uint8Array;
+    ttlDays: number;
+    reuseGraceS?: number;
+  },
 ): Promise<RotateResult> {
   return await sql.begin(async (tx): Promise<RotateResult> => {
     const [token] = await tx<
@@ -42,10 +49,13 @@ export async function rotateRefreshToken(
         userId: string;
         expired: boolean;
         usedAt: Date | null;
+        recentlyUsed: boolean;
         revokedAt: Date | null;
       }[]
     >`
       select t.id, t.session_id, t.user_id, t.expires_at <= now() as expired, t.used_at,
+        coalesce(t.used_at > now() - make_interval(secs => ${options.reuseGraceS ?? 0}), false)
+          as recently_used,
         s.revoked_at
       from refresh_tokens t
       join auth_sessions s on s.id = t.session_id
@@ -54,6 +64,9 @@ export async function rotateRefreshToken(
     `;
     if (!token) return { ok: false, reason: "unknown" };
     if (token.revokedAt) return { ok: false, reason: "revoked" };
+    if (token.usedAt && token.recentlyUsed && !token.expired) {
+      return { ok: true, userId: token.userId, sessionId: token.sessionId, rotated: false };
+    }
     if (token.usedAt) {
       await tx`
         update auth_sessions set revoked_at = now(), revoked_reason = 'refresh token reused'
@@ -68,7 +81,7 @@ export async function rotateRefreshToken(
       values (${token.sessionId}, ${token.userId}, ${options.newTokenHash},
         now() + make_interval(days => ${options.ttlDays}))
     `;
-    return { ok: true, userId: token.userId, sessionId: token.sessionId };
+    return { ok: true, userId: token.userId, sessionId: token.sessionId, rotated: true };
   });
 }
 

@@ -154,14 +154,20 @@ const refreshFailures = {
 
 /**
  * Exchanges a refresh token for new tokens (the old one stops working). A reused token revokes
- * its whole session on every instance.
+ * its whole session on every instance (except within `reuseGraceS` of its first use, for browser
+ * sessions, where the session's tokens are confirmed without rotating).
  */
-export async function refreshSession(deps: SignInDeps, refreshToken: string): Promise<Tokens> {
+export async function refreshSession(
+  deps: SignInDeps,
+  refreshToken: string,
+  options: { reuseGraceS?: number } = {},
+): Promise<Tokens & { rotated: boolean }> {
   const next = randomSecret();
   const result = await rotateRefreshToken(deps.sql, {
     tokenHash: await hashSecret(refreshToken),
     newTokenHash: await hashSecret(next),
     ttlDays: deps.config.refreshTokenTtlDays,
+    reuseGraceS: options.reuseGraceS,
   });
   if (!result.ok && result.reason === "reused") {
     // Every instance must refuse the family's access tokens now, not when they expire.
@@ -172,7 +178,9 @@ export async function refreshSession(deps: SignInDeps, refreshToken: string): Pr
     tokenType: "Bearer",
     accessToken: await deps.tokens.sign(result),
     expiresIn: deps.tokens.ttlS,
-    refreshToken: next,
+    // Within the grace the presented token stays the session's (the new one was never stored).
+    refreshToken: result.rotated ? next : refreshToken,
+    rotated: result.rotated,
   };
 }
 

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import {
   type CryptoKey,
   exportJWK,
@@ -23,6 +24,11 @@ export type TokenIssuer = {
   verify: (token: string) => Promise<{ userId: string; sessionId: string }>;
   ttlS: number;
   publicJwk: Record<string, unknown>;
+  /**
+   * The CSRF token of a browser session: HMAC-SHA-256 of the session id under a key derived from
+   * the signing key, so every instance computes the same one without storing anything.
+   */
+  csrfToken: (sessionId: string) => Promise<string>;
 };
 
 /** Makes a new ES256 private key as PKCS#8 PEM (for JWT_PRIVATE_KEY). */
@@ -40,6 +46,17 @@ export async function createTokenIssuer(
   });
   const { d: _d, ...publicJwk } = await exportJWK(privateKey);
   const publicKey = await importJWK(publicJwk, accessTokenAlgorithm) as CryptoKey;
+  // A key of its own for CSRF tokens, derived from the private key (never the signing key itself).
+  const csrfKey = await crypto.subtle.importKey(
+    "raw",
+    await crypto.subtle.digest(
+      "SHA-256",
+      new TextEncoder().encode(`bpt csrf\n${options.privateKeyPem}`),
+    ),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   const verified = new Map<
     string,
     { claims: { userId: string; sessionId: string }; exp: number }
@@ -47,6 +64,10 @@ export async function createTokenIssuer(
   return {
     ttlS: options.ttlS,
     publicJwk,
+    csrfToken: async (sessionId) => {
+      const mac = await crypto.subtle.sign("HMAC", csrfKey, new TextEncoder().encode(sessionId));
+      return Buffer.from(mac).toString("base64url");
+    },
     sign: ({ userId, sessionId }) =>
       new SignJWT({ sid: sessionId })
         .setProtectedHeader({ alg: accessTokenAlgorithm, typ: accessTokenType })

@@ -96,6 +96,13 @@ export const configSchema = z
     SSE_MAX_PER_ADDRESS: z.coerce.number().int().min(0).default(20),
     SHARE_LINK_MAX_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+    // The pages' map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; none: the track
+    // is drawn on a plain background (works offline).
+    MAP_TILE_URL: z.url({ protocol: /^https?$/ }).refine(
+      (url) => ["{z}", "{x}", "{y}"].every((part) => decodeURI(url).includes(part)),
+      "must contain {z}, {x} and {y}",
+    ).optional(),
+    MAP_TILE_ATTRIBUTION: z.string().max(500).default(""),
     OIDC_PROVIDERS: oidcProviders.default([]),
     OIDC_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
     OIDC_JWKS_COOLDOWN_S: z.coerce.number().int().min(0).max(3600).default(30),
@@ -221,6 +228,8 @@ export type Config = {
     /** How long after its event a delivery is retried before it is marked failed. */
     retryHours: number;
   };
+  /** The pages' map tile server (URL template) and its attribution; no URL: a plain background. */
+  mapTiles: { url?: string; attribution: string };
 };
 
 /** Thrown when the environment is invalid; its message lists every bad variable. */
@@ -308,5 +317,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       backoffMaxMs: e.WEBHOOK_BACKOFF_MAX_MS,
       retryHours: e.WEBHOOK_RETRY_HOURS,
     },
+    mapTiles: { url: e.MAP_TILE_URL, attribution: e.MAP_TILE_ATTRIBUTION },
   };
 }

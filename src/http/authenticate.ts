@@ -72,6 +72,21 @@ async function sessionActive(deps: Deps, claims: { userId: string; sessionId: st
   return true;
 }
 
+/** The rider of an access token of an active session; 401 `invalid_token` otherwise. */
+export async function tokenPrincipal(
+  deps: Deps,
+  token: string,
+): Promise<Extract<Principal, { via: "token" }>> {
+  const claims = await deps.tokens.verify(token).catch(() => undefined);
+  if (!claims || !uuid.test(claims.userId) || !uuid.test(claims.sessionId)) {
+    throw invalidToken("Access token is invalid or expired");
+  }
+  if (!(await sessionActive(deps, claims))) {
+    throw invalidToken("Access token belongs to a session that has ended");
+  }
+  return { kind: "user", via: "token", userId: claims.userId, sessionId: claims.sessionId };
+}
+
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -145,21 +160,17 @@ async function legacyRider(deps: Deps, email: string): Promise<string | undefine
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const deps = c.get("deps");
-  const { config, tokens } = deps;
+  const { config } = deps;
   let principal: Principal | null = null;
 
-  const authorization = c.req.header("authorization");
+  // A browser session's cookie stands for the header (src/http/browser_session.ts).
+  const cookieToken = c.get("cookieToken");
+  const authorization = c.req.header("authorization") ??
+    (cookieToken === undefined ? undefined : `Bearer ${cookieToken}`);
   if (authorization !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!match) throw invalidToken("Authorization header must be 'Bearer <token>'");
-    const claims = await tokens.verify(match[1]).catch(() => undefined);
-    if (!claims || !uuid.test(claims.userId) || !uuid.test(claims.sessionId)) {
-      throw invalidToken("Access token is invalid or expired");
-    }
-    if (!(await sessionActive(deps, claims))) {
-      throw invalidToken("Access token belongs to a session that has ended");
-    }
-    principal = { kind: "user", via: "token", ...claims };
+    principal = await tokenPrincipal(deps, match[1]);
   }
 
   // Browsers' EventSource cannot send headers: the two SSE routes also take ?apiKey= (COMPAT).

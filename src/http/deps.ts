@@ -46,5 +46,7 @@ export type AppEnv = {
     requestId: string;
     deps: Deps;
     principal: Principal | null;
+    /** A browser session's access token, from its cookie (src/http/browser_session.ts). */
+    cookieToken?: string;
   };
 };

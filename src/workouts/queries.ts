@@ -78,6 +78,8 @@ export type ListFilter = {
   userId: string;
   status?: "active" | "completed";
   sport?: string;
+  /** Words the title must contain (case-insensitive, as a substring). */
+  title?: string;
   from?: Date;
   to?: Date;
   limit: number;
@@ -93,6 +95,11 @@ export async function listWorkouts(
     where user_id = ${filter.userId}
     ${filter.status ? sql`and status = ${filter.status}` : sql``}
     ${filter.sport ? sql`and sport = ${filter.sport}` : sql``}
+    ${
+    filter.title
+      ? sql`and title ilike ${"%" + filter.title.replace(/[\\%_]/g, "\\$&") + "%"}`
+      : sql``
+  }
     ${filter.from ? sql`and start_time >= ${filter.from}` : sql``}
     ${filter.to ? sql`and start_time <= ${filter.to}` : sql``}
   `;

@@ -9,7 +9,8 @@ function sessionJson({ user, tokens }: accounts.SignedIn) {
   return { user: userJson(user), ...tokens };
 }
 
-function accountAttempts(deps: Deps): accounts.AccountAttempts {
+/** Password attempts counted per account in Redis (src/http/login_limits.ts). */
+export function accountAttempts(deps: Deps): accounts.AccountAttempts {
   return {
     limit: (email) => limitAccount(deps, email),
     reset: (email) => resetAccount(deps, email),
@@ -37,7 +38,10 @@ export const signInWithOidc: RouteHandler<typeof specs.oidc, AppEnv> = async (c)
 
 /** POST /api/auth/refresh: new tokens for a refresh token. */
 export const refreshTokens: RouteHandler<typeof specs.refresh, AppEnv> = async (c) => {
-  const tokens = await accounts.refreshSession(c.var.deps, c.req.valid("json").refreshToken);
+  const { rotated: _, ...tokens } = await accounts.refreshSession(
+    c.var.deps,
+    c.req.valid("json").refreshToken,
+  );
   return c.json(tokens, 200);
 };
 

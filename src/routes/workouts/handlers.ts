@@ -163,6 +163,7 @@ export const listWorkouts: AppRouteHandler<typeof listWorkoutsRoute> = async (c)
     userId: userIdOf(c.var.principal),
     status: q.status,
     sport: q.sport,
+    title: q.title,
     from: q.startDate,
     to: q.endDate,
     limit: q.limit,

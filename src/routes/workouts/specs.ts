@@ -301,6 +301,8 @@ export const listWorkoutsRoute = createRoute({
       limit: z.coerce.number().int().min(1).max(1000).default(20),
       status: status.optional(),
       sport: sport.optional(),
+      title: z.string().trim().min(1).max(200).optional()
+        .openapi({ description: "Only rides whose title contains this (case-insensitive)" }),
       startDate: z.coerce.date("startDate must be a date").optional(),
       endDate: z.coerce.date("endDate must be a date").optional(),
     }),
