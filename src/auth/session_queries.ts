@@ -54,7 +54,10 @@ export async function rotateRefreshToken(
       }[]
     >`
       select t.id, t.session_id, t.user_id, t.expires_at <= now() as expired, t.used_at,
-        coalesce(t.used_at > now() - make_interval(secs => ${options.reuseGraceS ?? 0}), false)
+        -- No grace (the JSON API): never recent. now() is this transaction's start, which can be
+        -- before the used_at a concurrent refresh wrote while this one waited for the row lock.
+        coalesce(${options.reuseGraceS ?? 0} > 0
+          and t.used_at > now() - make_interval(secs => ${options.reuseGraceS ?? 0}), false)
           as recently_used,
         s.revoked_at
       from refresh_tokens t
