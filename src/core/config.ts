@@ -88,11 +88,6 @@ export const configSchema = z
     WORKOUT_IDLE_TIMEOUT_S: z.coerce.number().int().min(10).default(1800),
     // A decompressed ride file: a 48-hour 1 Hz GPX with every extension is ~60 MB.
     IMPORT_MAX_FILE_BYTES: z.coerce.number().int().min(1024).default(128 * 1024 * 1024),
-    // A zip archive upload (compressed, as sent): Strava/Garmin exports of years run to GBs.
-    IMPORT_ARCHIVE_MAX_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024 * 1024),
-    IMPORT_ARCHIVE_MAX_ENTRIES: z.coerce.number().int().min(1).default(10_000),
-    IMPORT_ARCHIVE_MAX_UNCOMPRESSED_BYTES: z.coerce.number().int().min(1024)
-      .default(16 * 1024 * 1024 * 1024),
     LIVE_TTL_S: z.coerce.number().int().min(60).default(86_400),
     SWEEP_INTERVAL_S: z.coerce.number().int().min(0).default(60),
     TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
@@ -180,15 +175,9 @@ export type Config = {
   reusePort: boolean;
   workoutIdleTimeoutS: number;
   /**
-   * Ride file imports: the largest decompressed file (a `.gz` or a zip entry), and for a zip
-   * archive its largest upload, most entries and largest total uncompressed size.
+   * Ride file imports: the largest decompressed file (a `.gz` upload).
    */
-  imports: {
-    maxFileBytes: number;
-    archiveMaxBytes: number;
-    archiveMaxEntries: number;
-    archiveMaxUncompressedBytes: number;
-  };
+  imports: { maxFileBytes: number };
   liveTtlS: number;
   sweepIntervalS: number;
   /** Raw telemetry older than this many days is dropped (whole chunks); 0 keeps it forever. */
@@ -264,9 +253,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     workoutIdleTimeoutS: e.WORKOUT_IDLE_TIMEOUT_S,
     imports: {
       maxFileBytes: e.IMPORT_MAX_FILE_BYTES,
-      archiveMaxBytes: e.IMPORT_ARCHIVE_MAX_BYTES,
-      archiveMaxEntries: e.IMPORT_ARCHIVE_MAX_ENTRIES,
-      archiveMaxUncompressedBytes: e.IMPORT_ARCHIVE_MAX_UNCOMPRESSED_BYTES,
     },
     liveTtlS: e.LIVE_TTL_S,
     sweepIntervalS: e.SWEEP_INTERVAL_S,
