@@ -17,6 +17,9 @@ const sniffed = new Set([
   "application/xml",
   "text/xml",
   "text/plain",
+  // A gzip of any of the formats (told by its magic bytes, src/files/gzip.ts).
+  "application/gzip",
+  "application/x-gzip",
 ]);
 
 /** Every Content-Type the import route takes for a raw file body. */

@@ -16,6 +16,7 @@ import {
   editWorkout,
   exportWorkout as exportRide,
   liveSamples,
+  originalFile,
   removeWorkout,
   workoutDetail,
   workoutTelemetry,
@@ -35,6 +36,7 @@ import {
   isJsonType,
   type listWorkoutsRoute,
   type liveSamplesRoute,
+  type originalFileRoute,
   telemetryFields,
   type updateWorkoutRoute,
   type workoutByStreamRoute,
@@ -76,6 +78,7 @@ export const importWorkout: AppRouteHandler<typeof importWorkoutRoute> = async (
     }, 201);
   }
   let upload: { bytes: Uint8Array; contentType: string | null; filename: string | null };
+  const query = c.req.valid("query");
   let given: { title?: string; sport?: string };
   if (type === "multipart/form-data") {
     const form = c.req.valid("form") as z.output<typeof FileForm>;
@@ -86,7 +89,6 @@ export const importWorkout: AppRouteHandler<typeof importWorkoutRoute> = async (
     };
     given = form;
   } else {
-    const query = c.req.valid("query");
     upload = {
       bytes: new Uint8Array(await c.req.arrayBuffer()),
       contentType: type,
@@ -99,6 +101,7 @@ export const importWorkout: AppRouteHandler<typeof importWorkoutRoute> = async (
     ...upload,
     title: given.title ?? null,
     sport: given.sport ?? null,
+    duplicate: query.duplicate,
   });
   return c.json({
     success: true as const,
@@ -115,6 +118,22 @@ export const exportWorkout: AppRouteHandler<typeof exportWorkoutRoute> = async (
   return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
     "Content-Type": file.contentType,
     "Content-Disposition": `attachment; filename="${file.filename}"`,
+  });
+};
+
+/** The Content-Disposition of a download: an ASCII name, and the exact one per RFC 6266. */
+function attachment(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+/** GET /api/workouts/{id}/original. */
+export const getOriginalFile: AppRouteHandler<typeof originalFileRoute> = async (c) => {
+  const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+  const file = await originalFile(c.var.deps.sql, ids);
+  return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
+    "Content-Type": file.contentType,
+    "Content-Disposition": attachment(file.filename),
   });
 };
 

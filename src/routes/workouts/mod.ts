@@ -13,6 +13,7 @@ export function workoutRoutes(): OpenAPIHono<AppEnv> {
     .openapi(specs.createWorkoutRoute, handlers.createWorkout)
     .openapi(specs.importWorkoutRoute, handlers.importWorkout)
     .openapi(specs.exportWorkoutRoute, handlers.exportWorkout)
+    .openapi(specs.originalFileRoute, handlers.getOriginalFile)
     .openapi(specs.addSamplesRoute, handlers.addSamples)
     .openapi(specs.liveSamplesRoute, handlers.listLiveSamples)
     .openapi(specs.completeWorkoutRoute, handlers.completeWorkout)

@@ -151,6 +151,12 @@ export const importWorkoutRoute = createRoute({
       sport: sport.optional().openapi({ description: "Sport for a raw file upload" }),
       filename: z.string().trim().min(1).max(255).optional()
         .openapi({ description: "Original file name of a raw file upload" }),
+      duplicate: z.enum(["refuse", "keep"], "duplicate must be refuse or keep").default("refuse")
+        .openapi({
+          description: "A file of a ride this rider already has (start within 60 s, elapsed " +
+            "within 2 %): refuse answers 409 duplicate_workout with existingWorkoutId; keep " +
+            "stores it as another workout",
+        }),
     }),
     body: {
       required: false,
@@ -164,7 +170,14 @@ export const importWorkoutRoute = createRoute({
   responses: {
     200: json(ImportEnvelope, "This file was uploaded before: its workout"),
     201: json(ImportEnvelope, "Archived"),
-    ...errors(...signedIn, ...jsonInput, "invalid_sample", ...rideFileErrors),
+    ...errors(
+      ...signedIn,
+      ...jsonInput,
+      "invalid_sample",
+      "validation_failed",
+      "duplicate_workout",
+      ...rideFileErrors,
+    ),
   },
 });
 
@@ -190,6 +203,27 @@ export const exportWorkoutRoute = createRoute({
       ),
     },
     ...errors(...signedIn, "validation_failed", "not_found", "workout_active", "telemetry_expired"),
+  },
+});
+
+/** `getOriginalFile`. */
+export const originalFileRoute = createRoute({
+  operationId: "getOriginalFile",
+  method: "get",
+  path: "/{id}/original",
+  tags,
+  summary: "The ride file this workout was imported from, byte for byte",
+  description: "The bytes exactly as uploaded (a `.gz` stays gzipped; a zip entry is that " +
+    "entry's own file, as it was inside the archive), with the upload's Content-Type and file " +
+    "name. 404 for a workout with no uploaded file (a live ride, a JSON import).",
+  security: userSecurity,
+  request: { params: IdParams },
+  responses: {
+    200: {
+      description: "The uploaded file, as an attachment",
+      content: { "application/octet-stream": binary },
+    },
+    ...errors(...signedIn, "validation_failed", "not_found"),
   },
 });
 
