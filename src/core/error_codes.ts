@@ -54,6 +54,8 @@ export const errorCodes = {
   invalid_gpx: [400, "The GPX file is not a valid GPX document"],
   invalid_xml: [400, "The file is not well-formed XML"],
   invalid_gzip: [400, "The gzip file is corrupt or truncated"],
+  invalid_zip: [400, "The zip archive is corrupt or truncated"],
+  too_many_entries: [413, "The zip archive has more entries than allowed"],
   invalid_csv: [400, "The CSV file is malformed; `error` says where"],
   invalid_time: [422, "A sample time is missing, before 1990 or in the future"],
   no_samples: [422, "The file holds no samples with a time"],

@@ -20,6 +20,9 @@ const sniffed = new Set([
   // A gzip of any of the formats (told by its magic bytes, src/files/gzip.ts).
   "application/gzip",
   "application/x-gzip",
+  // A zip archive of ride files (a Strava or Garmin export): an import job.
+  "application/zip",
+  "application/x-zip-compressed",
 ]);
 
 /** Every Content-Type the import route takes for a raw file body. */

@@ -5,6 +5,14 @@ import { userIdOf } from "../../http/authenticate.ts";
 import type { AppEnv } from "../../http/deps.ts";
 import { importRideFile } from "../../workouts/import_file.ts";
 import {
+  getImportJob as readJob,
+  type ImportJob,
+  startImportJob,
+} from "../../workouts/import_jobs.ts";
+import { looksLikeZip } from "../../files/zip.ts";
+import { streamSSE } from "hono/streaming";
+import type { Context } from "hono";
+import {
   completeWorkout as archiveWorkout,
   importWorkout as importSamples,
   ingestSamples,
@@ -31,6 +39,8 @@ import {
   type exportWorkoutRoute,
   type FileForm,
   type getWorkoutRoute,
+  type importJobEventsRoute,
+  type importJobRoute,
   type ImportJson,
   type importWorkoutRoute,
   isJsonType,
@@ -79,6 +89,17 @@ export const importWorkout: AppRouteHandler<typeof importWorkoutRoute> = async (
   }
   let upload: { bytes: Uint8Array; contentType: string | null; filename: string | null };
   const query = c.req.valid("query");
+  if (zipTypes.has(type) && c.req.raw.body) {
+    // Streamed to a temporary file, never held whole.
+    return await answerJob(
+      c,
+      await startImportJob(c.var.deps, {
+        userId,
+        body: c.req.raw.body,
+        duplicate: query.duplicate,
+      }),
+    );
+  }
   let given: { title?: string; sport?: string };
   if (type === "multipart/form-data") {
     const form = c.req.valid("form") as z.output<typeof FileForm>;
@@ -96,6 +117,16 @@ export const importWorkout: AppRouteHandler<typeof importWorkoutRoute> = async (
     };
     given = query;
   }
+  if (looksLikeZip(upload.bytes)) {
+    return await answerJob(
+      c,
+      await startImportJob(c.var.deps, {
+        userId,
+        body: new Blob([upload.bytes as Uint8Array<ArrayBuffer>]).stream(),
+        duplicate: query.duplicate,
+      }),
+    );
+  }
   const result = await importRideFile(c.var.deps, {
     userId,
     ...upload,
@@ -109,6 +140,59 @@ export const importWorkout: AppRouteHandler<typeof importWorkoutRoute> = async (
     archivedMessages: result.archivedSamples,
     file: { format: result.format, sha256: result.sha256, duplicate: result.duplicate },
   }, result.duplicate ? 200 : 201);
+};
+
+const zipTypes = new Set(["application/zip", "application/x-zip-compressed"]);
+
+/** The 202 of a started import job, with its Location. */
+async function answerJob(c: Context<AppEnv>, started: { jobId: string }) {
+  const job = await readJob(c.var.deps.sql, {
+    jobId: started.jobId,
+    userId: userIdOf(c.var.principal),
+  });
+  c.header("Location", `/api/workouts/import-jobs/${started.jobId}`);
+  return c.json({ success: true as const, job: importJobJson(job) }, 202);
+}
+
+/** An import job as JSON: dates as ISO strings. */
+function importJobJson(job: ImportJob) {
+  return { ...job, createdAt: job.createdAt.toISOString(), updatedAt: job.updatedAt.toISOString() };
+}
+
+/** GET /api/workouts/import-jobs/{id}. */
+export const getImportJob: AppRouteHandler<typeof importJobRoute> = async (c) => {
+  const ids = { jobId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+  return c.json(
+    { success: true as const, job: importJobJson(await readJob(c.var.deps.sql, ids)) },
+    200,
+  );
+};
+
+/** How often the events route reads the job's counts. */
+const jobPollMs = 500;
+
+/** GET /api/workouts/import-jobs/{id}/events. */
+export const importJobEvents: AppRouteHandler<typeof importJobEventsRoute> = async (c) => {
+  const ids = { jobId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+  const sql = c.var.deps.sql;
+  const first = await readJob(sql, ids, { files: false }); // 404 before the stream opens
+  return streamSSE(c, async (stream) => {
+    let job = first;
+    let done = -1;
+    while (!stream.aborted) {
+      if (job.state !== "running") {
+        const whole = importJobJson(await readJob(sql, ids));
+        await stream.writeSSE({ event: "end", data: JSON.stringify(whole) });
+        return;
+      }
+      if (job.filesDone !== done) {
+        done = job.filesDone;
+        await stream.writeSSE({ event: "progress", data: JSON.stringify(importJobJson(job)) });
+      }
+      await stream.sleep(jobPollMs);
+      job = await readJob(sql, ids, { files: false });
+    }
+  }) as unknown as ReturnType<AppRouteHandler<typeof importJobEventsRoute>>;
 };
 
 /** GET /api/workouts/{id}/export. */

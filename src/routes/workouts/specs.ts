@@ -132,6 +132,31 @@ export function isJsonType(type: string): boolean {
   return type === "application/json" || type.endsWith("+json");
 }
 
+const ImportJobFileSchema = z.object({
+  name: z.string().openapi({ description: "The entry's path inside the archive" }),
+  outcome: z.enum(["imported", "duplicate", "failed", "skipped"]),
+  reason: z.string().nullable().openapi({ description: "Why it was not imported" }),
+  workoutId: z.string().nullable().openapi({
+    description: "The workout it made, or (a duplicate) the one it duplicates",
+  }),
+});
+
+/** An import job as the API shows it. */
+export const ImportJobSchema = z.object({
+  id: z.string(),
+  state: z.enum(["running", "done", "failed", "interrupted"]),
+  reason: z.string().nullable().openapi({ description: "Why a job failed or was interrupted" }),
+  filesTotal: z.number().int(),
+  filesDone: z.number().int(),
+  imported: z.number().int(),
+  duplicates: z.number().int(),
+  failed: z.number().int(),
+  skipped: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  files: z.array(ImportJobFileSchema),
+}).openapi("ImportJob");
+
 /** `importWorkout`. */
 export const importWorkoutRoute = createRoute({
   operationId: "importWorkout",
@@ -142,7 +167,10 @@ export const importWorkoutRoute = createRoute({
   description: `JSON: at most ${maxImportSamples} samples. A file: raw body (its type, or ` +
     "application/octet-stream: told by its bytes) or multipart/form-data with a `file` field. " +
     "A new ride answers 201; the same file uploaded again by the same rider answers 200 with " +
-    "the workout it made the first time.",
+    "the workout it made the first time. A zip archive (application/zip, or told by its bytes) " +
+    "answers 202 with an import job (GET /api/workouts/import-jobs/{id}); its entries are " +
+    "checked first against IMPORT_ZIP_MAX_ENTRIES (413 too_many_entries) and " +
+    "IMPORT_MAX_FILE_BYTES / IMPORT_ZIP_MAX_TOTAL_BYTES (413 payload_too_large), nothing stored.",
   security: userSecurity,
   middleware: [importBodyTypes] as const,
   request: {
@@ -170,14 +198,57 @@ export const importWorkoutRoute = createRoute({
   responses: {
     200: json(ImportEnvelope, "This file was uploaded before: its workout"),
     201: json(ImportEnvelope, "Archived"),
+    202: json(
+      z.object({ success: z.literal(true), job: ImportJobSchema }),
+      "A zip archive: its import job, started (Location: the job)",
+    ),
     ...errors(
       ...signedIn,
       ...jsonInput,
       "invalid_sample",
       "validation_failed",
       "duplicate_workout",
+      "invalid_zip",
+      "too_many_entries",
       ...rideFileErrors,
     ),
+  },
+});
+
+const JobParams = idParams("must be an import job id (UUID)");
+
+/** `getImportJob`. */
+export const importJobRoute = createRoute({
+  operationId: "getImportJob",
+  method: "get",
+  path: "/import-jobs/{id}",
+  tags,
+  summary: "A zip import's progress: files done, imported, duplicates, failed with reasons",
+  security: userSecurity,
+  request: { params: JobParams },
+  responses: {
+    200: json(z.object({ success: z.literal(true), job: ImportJobSchema }), "The job"),
+    ...errors(...signedIn, "validation_failed", "not_found"),
+  },
+});
+
+/** `importJobEvents`. */
+export const importJobEventsRoute = createRoute({
+  operationId: "importJobEvents",
+  method: "get",
+  path: "/import-jobs/{id}/events",
+  tags,
+  summary: "A zip import's progress as server-sent events, until the job ends",
+  description: "One `progress` event (the job without its files) at once and whenever a file " +
+    "is done, then one `end` event with the whole job when it is no longer running.",
+  security: userSecurity,
+  request: { params: JobParams },
+  responses: {
+    200: {
+      description: "Progress events",
+      content: { "text/event-stream": { schema: z.string() } },
+    },
+    ...errors(...signedIn, "validation_failed", "not_found"),
   },
 });
 
