@@ -2,8 +2,8 @@
 // central directory first (names and declared sizes, checked against the limits before anything
 // is imported), then one entry at a time, so memory holds one ride file, never the archive.
 
-// @ts-types="@types/yauzl"
-import yauzl from "yauzl";
+// @ts-types="./yauzl.d.ts"
+import yauzl, { type Entry, type ZipFile } from "yauzl";
 import type { Readable } from "node:stream";
 import { ApiError } from "../core/errors.ts";
 import { tooLargeUncompressed } from "./gzip.ts";
@@ -35,7 +35,7 @@ function invalidZip(): ApiError {
  * together more than `maxTotalBytes`, 400 `invalid_zip` when it is not a readable zip.
  */
 export async function openZip(path: string, limits: ZipLimits): Promise<ZipArchive> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+  const zip = await new Promise<ZipFile>((resolve, reject) =>
     yauzl.open(
       path,
       { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false },
@@ -50,12 +50,12 @@ export async function openZip(path: string, limits: ZipLimits): Promise<ZipArchi
           "(IMPORT_ZIP_MAX_ENTRIES)",
       );
     }
-    const entries = await new Promise<yauzl.Entry[]>((resolve, reject) => {
-      const found: yauzl.Entry[] = [];
+    const entries = await new Promise<Entry[]>((resolve, reject) => {
+      const found: Entry[] = [];
       let total = 0;
       zip.on("error", () => reject(invalidZip()));
       zip.on("end", () => resolve(found));
-      zip.on("entry", (entry: yauzl.Entry) => {
+      zip.on("entry", (entry: Entry) => {
         if (!entry.fileName.endsWith("/")) {
           if (entry.uncompressedSize > limits.maxFileBytes) {
             return reject(tooLargeUncompressed(limits.maxFileBytes));
@@ -88,8 +88,8 @@ export async function openZip(path: string, limits: ZipLimits): Promise<ZipArchi
 }
 
 async function readEntry(
-  zip: yauzl.ZipFile,
-  entry: yauzl.Entry,
+  zip: ZipFile,
+  entry: Entry,
   maxBytes: number,
 ): Promise<Uint8Array> {
   const stream = await new Promise<Readable>((resolve, reject) =>
