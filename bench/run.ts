@@ -73,6 +73,13 @@ const benches: Bench[] = [
     services: ["test"],
   },
   {
+    name: "bulk_import",
+    permissions: [...net, "--allow-write", "--allow-sys"],
+    args: [],
+    quickArgs: ["--rides", "20"],
+    services: ["test"],
+  },
+  {
     name: "analytics_history",
     permissions: [...net, "--allow-sys"],
     args: [],

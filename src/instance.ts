@@ -10,6 +10,7 @@ import { type Logger, withFields } from "./core/log.ts";
 import { sweepIdleWorkouts } from "./workouts/lifecycle.ts";
 import { dropExpiredTelemetry, retentionIntervalMs } from "./db/retention.ts";
 import { startDeliveryWorker } from "./webhooks/worker.ts";
+import { markInterruptedJobs } from "./workouts/import_jobs.ts";
 
 /**
  * A running service instance: its HTTP server, connections, SSE hub, idle sweeper, the drain
@@ -61,6 +62,14 @@ export async function startInstance(
       log.info("metrics listening", { url: `http://${hostname}:${port}/metrics` }),
   }, metricsApp(config.metrics.token).fetch);
 
+  // Zip import jobs a stopped process left running (no heartbeat for a minute): interrupted,
+  // at startup and on every sweep after it.
+  const interrupt = () =>
+    markInterruptedJobs(sql)
+      .then((n) => n > 0 && log.info("import jobs marked interrupted", { jobs: n }))
+      .catch((err) => log.warn("marking interrupted import jobs failed", { err: String(err) }));
+  await interrupt();
+
   let sweeping = false;
   // The telemetry retention (TELEMETRY_RETENTION_DAYS) runs from the same tick, at most hourly.
   let retentionRanAt = -Infinity;
@@ -75,6 +84,7 @@ export async function startInstance(
           log.warn("idle sweep failed", { err: String(err) });
         })
         .finally(() => sweeping = false);
+      await interrupt();
       if (config.telemetryRetentionDays > 0 && Date.now() - retentionRanAt >= retentionIntervalMs) {
         retentionRanAt = Date.now();
         await dropExpiredTelemetry(sql, config.telemetryRetentionDays)

@@ -30,6 +30,8 @@ type Fixture = {
   apiKeyId: string;
   /** The id of A's webhook. */
   webhookId: string;
+  /** The id of A's zip import job. */
+  importJobId: string;
 };
 
 /**
@@ -92,6 +94,15 @@ const cases: Record<string, (f: Fixture) => Attempt[]> = {
   ],
   "DELETE /api/webhooks/{id}": (f) => [{ path: `/api/webhooks/${f.webhookId}` }],
   "GET /api/webhooks/{id}/deliveries": (f) => [{ path: `/api/webhooks/${f.webhookId}/deliveries` }],
+  // A's completed ride here is a JSON import (no file); files_duplicates_test.ts asks for the
+  // original of an uploaded file as another rider.
+  "GET /api/workouts/{id}/original": (f) => [{ path: `/api/workouts/${f.completed}/original` }],
+  "GET /api/workouts/import-jobs/{id}": (f) => [
+    { path: `/api/workouts/import-jobs/${f.importJobId}` },
+  ],
+  "GET /api/workouts/import-jobs/{id}/events": (f) => [
+    { path: `/api/workouts/import-jobs/${f.importJobId}/events` },
+  ],
 };
 
 /** Parameterised routes that are not scoped to one owner, and why. */
@@ -167,6 +178,10 @@ async function riderA(): Promise<{ token: string; fixture: Fixture }> {
   });
   assert.equal(hook.status, 201);
   const webhookId = (await hook.json()).id;
+  // A zip import job as its upload makes it (tests/files_zip_test.ts posts real archives).
+  const [job] = await t.sql<{ id: string }[]>`
+    insert into import_jobs (user_id, files_total) values (${a.user.id}::uuid, 0) returning id
+  `;
   return {
     token,
     fixture: {
@@ -177,6 +192,7 @@ async function riderA(): Promise<{ token: string; fixture: Fixture }> {
       streamName,
       apiKeyId,
       webhookId,
+      importJobId: job.id,
     },
   };
 }

@@ -8,9 +8,9 @@ import type { TestApp } from "./support.ts";
 const rides = new URL("./fixtures/rides/", import.meta.url);
 
 /** Uploads a file of tests/fixtures/rides through the import route. */
-export function upload(t: TestApp, token: string, name: string, type: string) {
+export function upload(t: TestApp, token: string, name: string, type: string, query = "") {
   return Deno.readFile(new URL(name, rides)).then((bytes) =>
-    t.app.request("/api/workouts/import", {
+    t.app.request(`/api/workouts/import${query}`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": type },
       body: bytes as BodyInit,

@@ -68,7 +68,8 @@ export const expected10s = {
   speed: [9, 11.5, 13],
   distance: [45, 145, 600],
   altitude: [10.5, 12, 20],
-  lat: [null, null, null],
+  // The last sample with a position in the bucket (07:00:01); the others have none.
+  lat: [45.5001, null, null],
 };
 
 /** telemetrySeries(a1, 1m): buckets 07:00 and 07:01. */

@@ -131,7 +131,9 @@ const seriesMarginMs = 86_400_000;
  *
  * `raw` is every stored sample. `10s` and `1m` are one row per bucket with samples: the average
  * of each metric over the bucket's samples that have it (null when none has), the largest
- * distance, and no position (`lat` and `lon` are all null, the rollups do not keep them).
+ * distance, and the position (`lat`, `lon`) of the bucket's last sample that has both (null when
+ * none has). The rollups do not keep positions: they come from the telemetry hypertable in the
+ * same read, so both editions answer alike.
  *
  * The workout's own time range (give or take a day) bounds the read, so that TimescaleDB plans
  * only the chunks that can hold it instead of every chunk of the hypertable.
@@ -160,8 +162,53 @@ export async function telemetrySeries(
     rows = await seriesRows(sql, { workoutId, userId, resolution, from, to });
   }
   const series: TelemetrySeries = { time: rows.map((row) => row.time.toISOString()) };
-  for (const field of new Set(fields)) series[field] = rows.map((row) => row[field]);
+  const wanted = new Set(fields);
+  if (workout && resolution !== "raw" && (wanted.has("lat") || wanted.has("lon"))) {
+    const from = new Date(workout.startTime.getTime() - seriesMarginMs);
+    const to = new Date((workout.endTime ?? new Date()).getTime() + seriesMarginMs);
+    const positions = new Map(
+      (await bucketPositions(sql, { workoutId, userId, resolution, from, to }))
+        .map((p) => [p.bucket.getTime(), p]),
+    );
+    for (const row of rows) {
+      const p = positions.get(row.time.getTime());
+      row.lat = p?.lat ?? null;
+      row.lon = p?.lon ?? null;
+    }
+  }
+  for (const field of wanted) series[field] = rows.map((row) => row[field]);
   return series;
+}
+
+/**
+ * Per 10-s or 1-min bucket (the rollups' `time_bucket`), the position of its last sample that
+ * has both lat and lon: one `distinct on` over the workout's rows of the hypertable, which both
+ * editions have (a continuous aggregate cannot keep a last value on the Apache edition).
+ */
+function bucketPositions(
+  sql: Sql,
+  options: {
+    workoutId: string;
+    userId: string;
+    resolution: "10s" | "1m";
+    from: Date;
+    to: Date;
+  },
+): Promise<{ bucket: Date; lat: number; lon: number }[]> {
+  const { workoutId, userId, from, to } = options;
+  const width = options.resolution === "10s" ? "10 seconds" : "1 minute";
+  return sql<{ bucket: Date; lat: number; lon: number }[]>`
+    select distinct on (bucket) time_bucket(${width}::interval, time) as bucket, lat, lon
+    from telemetry
+    where
+      workout_id = ${workoutId}::uuid
+      and user_id = ${userId}::uuid
+      and time >= ${from}::timestamptz
+      and time <= ${to}::timestamptz
+      and lat is not null
+      and lon is not null
+    order by bucket, time desc
+  `;
 }
 
 function seriesRows(

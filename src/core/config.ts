@@ -86,6 +86,10 @@ export const configSchema = z
       })
       .optional(),
     WORKOUT_IDLE_TIMEOUT_S: z.coerce.number().int().min(10).default(1800),
+    // A decompressed ride file: a 48-hour 1 Hz GPX with every extension is ~60 MB.
+    IMPORT_MAX_FILE_BYTES: z.coerce.number().int().min(1024).default(128 * 1024 * 1024),
+    IMPORT_ZIP_MAX_ENTRIES: z.coerce.number().int().min(1).default(10_000),
+    IMPORT_ZIP_MAX_TOTAL_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 ** 3),
     LIVE_TTL_S: z.coerce.number().int().min(60).default(86_400),
     SWEEP_INTERVAL_S: z.coerce.number().int().min(0).default(60),
     TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
@@ -188,6 +192,10 @@ export type Config = {
    */
   reusePort: boolean;
   workoutIdleTimeoutS: number;
+  /**
+   * Ride file imports: the largest decompressed file (a `.gz` upload).
+   */
+  imports: { maxFileBytes: number; zipMaxEntries: number; zipMaxTotalBytes: number };
   liveTtlS: number;
   sweepIntervalS: number;
   /** Raw telemetry older than this many days is dropped (whole chunks); 0 keeps it forever. */
@@ -278,6 +286,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     reusePort: e.REUSE_PORT,
     workoutIdleTimeoutS: e.WORKOUT_IDLE_TIMEOUT_S,
+    imports: {
+      maxFileBytes: e.IMPORT_MAX_FILE_BYTES,
+      zipMaxEntries: e.IMPORT_ZIP_MAX_ENTRIES,
+      zipMaxTotalBytes: e.IMPORT_ZIP_MAX_TOTAL_BYTES,
+    },
     liveTtlS: e.LIVE_TTL_S,
     sweepIntervalS: e.SWEEP_INTERVAL_S,
     telemetryRetentionDays: e.TELEMETRY_RETENTION_DAYS,

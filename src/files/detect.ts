@@ -17,6 +17,12 @@ const sniffed = new Set([
   "application/xml",
   "text/xml",
   "text/plain",
+  // A gzip of any of the formats (told by its magic bytes, src/files/gzip.ts).
+  "application/gzip",
+  "application/x-gzip",
+  // A zip archive of ride files (a Strava or Garmin export): an import job.
+  "application/zip",
+  "application/x-zip-compressed",
 ]);
 
 /** Every Content-Type the import route takes for a raw file body. */

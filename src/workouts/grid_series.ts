@@ -5,7 +5,8 @@ const gridFields = ["power", "cadence", "heartRate", "speed", "distance", "altit
 
 /**
  * Column-oriented series of a ride on its 1-second analytics grid: carried-forward seconds are
- * filled in, paused and missing seconds are null (lat/lon are not on the grid: all null).
+ * filled in, paused and missing seconds are null. `lat`/`lon` are the position of the second's
+ * last sample that has both (null in a second without one: positions are not carried forward).
  */
 export function gridSeries(
   samples: readonly Sample[],
@@ -18,7 +19,14 @@ export function gridSeries(
       (_, i) => new Date(grid.start + i * 1000).toISOString(),
     ),
   };
+  const positions = fields.includes("lat") || fields.includes("lon")
+    ? secondPositions(samples, grid.start, grid.elapsedS)
+    : null;
   for (const field of fields) {
+    if (positions && (field === "lat" || field === "lon")) {
+      series[field] = Array.from(positions[field]);
+      continue;
+    }
     const values = (gridFields as readonly string[]).includes(field)
       ? grid[field as (typeof gridFields)[number]]
       : undefined;
@@ -28,4 +36,26 @@ export function gridSeries(
     );
   }
   return series;
+}
+
+/** Per grid second, lat and lon of its last sample (by time, then order) that has both. */
+function secondPositions(
+  samples: readonly Sample[],
+  start: number,
+  elapsedS: number,
+): { lat: (number | null)[]; lon: (number | null)[] } {
+  const lat: (number | null)[] = new Array(elapsedS).fill(null);
+  const lon: (number | null)[] = new Array(elapsedS).fill(null);
+  const at = new Array<number>(elapsedS).fill(-Infinity);
+  for (const s of samples) {
+    if (typeof s.lat !== "number" || typeof s.lon !== "number") continue;
+    const i = Math.floor(s.time / 1000) - start / 1000;
+    // Equal times: the sample given later wins, as on the grid.
+    if (s.time >= at[i]) {
+      at[i] = s.time;
+      lat[i] = s.lat;
+      lon[i] = s.lon;
+    }
+  }
+  return { lat, lon };
 }

@@ -10,6 +10,7 @@ import { formatContentTypes, type RideFormat, safeFilename } from "../files/ride
 import { writeRideFile } from "../files/ride_files.ts";
 import type { WorkoutLive } from "../live/workout_live.ts";
 import { gridSeries } from "./grid_series.ts";
+import { readUploadedFile } from "./file_queries.ts";
 import type { BoundStreams } from "./lifecycle.ts";
 import {
   deleteWorkout,
@@ -119,6 +120,29 @@ export async function exportWorkout(
   });
   const stem = row.title ?? `workout-${row.startTime.toISOString().slice(0, 10)}`;
   return { bytes, contentType: formatContentTypes[format], filename: safeFilename(stem, format) };
+}
+
+/**
+ * The file a workout was imported from, byte for byte, with the Content-Type it was uploaded
+ * with (else its format's; `application/gzip` for a kept `.gz`) and its file name (else one
+ * made from the title). 404 for another rider's workout and for one with no file (a live ride,
+ * a JSON import).
+ */
+export async function originalFile(
+  sql: Sql,
+  ids: WorkoutIds,
+): Promise<{ bytes: Uint8Array; contentType: string; filename: string }> {
+  const file = await readUploadedFile(sql, ids);
+  if (!file) throw notFound("Uploaded file");
+  const contentType = file.gzip
+    ? "application/gzip"
+    : file.contentType ?? formatContentTypes[file.format];
+  const fallback = `${safeFilename(`workout-${ids.workoutId.slice(0, 8)}`, file.format)}`;
+  return {
+    bytes: file.bytes,
+    contentType,
+    filename: file.filename ?? (file.gzip ? `${fallback}.gz` : fallback),
+  };
 }
 
 /** A workout's archived samples as columns: 1s on the grid, raw, 10s and 1m from SQL. */

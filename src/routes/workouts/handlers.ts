@@ -5,6 +5,14 @@ import { userIdOf } from "../../http/authenticate.ts";
 import type { AppEnv } from "../../http/deps.ts";
 import { importRideFile } from "../../workouts/import_file.ts";
 import {
+  getImportJob as readJob,
+  type ImportJob,
+  startImportJob,
+} from "../../workouts/import_jobs.ts";
+import { looksLikeZip } from "../../files/zip.ts";
+import { streamSSE } from "hono/streaming";
+import type { Context } from "hono";
+import {
   completeWorkout as archiveWorkout,
   importWorkout as importSamples,
   ingestSamples,
@@ -16,6 +24,7 @@ import {
   editWorkout,
   exportWorkout as exportRide,
   liveSamples,
+  originalFile,
   removeWorkout,
   workoutDetail,
   workoutTelemetry,
@@ -32,11 +41,14 @@ import {
   type exportWorkoutRoute,
   type FileForm,
   type getWorkoutRoute,
+  type importJobEventsRoute,
+  type importJobRoute,
   type ImportJson,
   type importWorkoutRoute,
   isJsonType,
   type listWorkoutsRoute,
   type liveSamplesRoute,
+  type originalFileRoute,
   telemetryFields,
   type updateWorkoutRoute,
   type workoutByStreamRoute,
@@ -79,6 +91,18 @@ export const importWorkout: AppRouteHandler<typeof importWorkoutRoute> = async (
     }, 201);
   }
   let upload: { bytes: Uint8Array; contentType: string | null; filename: string | null };
+  const query = c.req.valid("query");
+  if (zipTypes.has(type) && c.req.raw.body) {
+    // Streamed to a temporary file, never held whole.
+    return await answerJob(
+      c,
+      await startImportJob(c.var.deps, {
+        userId,
+        body: c.req.raw.body,
+        duplicate: query.duplicate,
+      }),
+    );
+  }
   let given: { title?: string; sport?: string };
   if (type === "multipart/form-data") {
     const form = c.req.valid("form") as z.output<typeof FileForm>;
@@ -89,7 +113,6 @@ export const importWorkout: AppRouteHandler<typeof importWorkoutRoute> = async (
     };
     given = form;
   } else {
-    const query = c.req.valid("query");
     upload = {
       bytes: new Uint8Array(await c.req.arrayBuffer()),
       contentType: type,
@@ -97,11 +120,22 @@ export const importWorkout: AppRouteHandler<typeof importWorkoutRoute> = async (
     };
     given = query;
   }
+  if (looksLikeZip(upload.bytes)) {
+    return await answerJob(
+      c,
+      await startImportJob(c.var.deps, {
+        userId,
+        body: new Blob([upload.bytes as Uint8Array<ArrayBuffer>]).stream(),
+        duplicate: query.duplicate,
+      }),
+    );
+  }
   const result = await importRideFile(c.var.deps, {
     userId,
     ...upload,
     title: given.title ?? null,
     sport: given.sport ?? null,
+    duplicate: query.duplicate,
   });
   return c.json({
     success: true as const,
@@ -111,6 +145,59 @@ export const importWorkout: AppRouteHandler<typeof importWorkoutRoute> = async (
   }, result.duplicate ? 200 : 201);
 };
 
+const zipTypes = new Set(["application/zip", "application/x-zip-compressed"]);
+
+/** The 202 of a started import job, with its Location. */
+async function answerJob(c: Context<AppEnv>, started: { jobId: string }) {
+  const job = await readJob(c.var.deps.sql, {
+    jobId: started.jobId,
+    userId: userIdOf(c.var.principal),
+  });
+  c.header("Location", `/api/workouts/import-jobs/${started.jobId}`);
+  return c.json({ success: true as const, job: importJobJson(job) }, 202);
+}
+
+/** An import job as JSON: dates as ISO strings. */
+function importJobJson(job: ImportJob) {
+  return { ...job, createdAt: job.createdAt.toISOString(), updatedAt: job.updatedAt.toISOString() };
+}
+
+/** GET /api/workouts/import-jobs/{id}. */
+export const getImportJob: AppRouteHandler<typeof importJobRoute> = async (c) => {
+  const ids = { jobId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+  return c.json(
+    { success: true as const, job: importJobJson(await readJob(c.var.deps.sql, ids)) },
+    200,
+  );
+};
+
+/** How often the events route reads the job's counts. */
+const jobPollMs = 500;
+
+/** GET /api/workouts/import-jobs/{id}/events. */
+export const importJobEvents: AppRouteHandler<typeof importJobEventsRoute> = async (c) => {
+  const ids = { jobId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+  const sql = c.var.deps.sql;
+  const first = await readJob(sql, ids, { files: false }); // 404 before the stream opens
+  return streamSSE(c, async (stream) => {
+    let job = first;
+    let done = -1;
+    while (!stream.aborted) {
+      if (job.state !== "running") {
+        const whole = importJobJson(await readJob(sql, ids));
+        await stream.writeSSE({ event: "end", data: JSON.stringify(whole) });
+        return;
+      }
+      if (job.filesDone !== done) {
+        done = job.filesDone;
+        await stream.writeSSE({ event: "progress", data: JSON.stringify(importJobJson(job)) });
+      }
+      await stream.sleep(jobPollMs);
+      job = await readJob(sql, ids, { files: false });
+    }
+  }) as unknown as ReturnType<AppRouteHandler<typeof importJobEventsRoute>>;
+};
+
 /** GET /api/workouts/{id}/export. */
 export const exportWorkout: AppRouteHandler<typeof exportWorkoutRoute> = async (c) => {
   const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
@@ -118,6 +205,22 @@ export const exportWorkout: AppRouteHandler<typeof exportWorkoutRoute> = async (
   return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
     "Content-Type": file.contentType,
     "Content-Disposition": `attachment; filename="${file.filename}"`,
+  });
+};
+
+/** The Content-Disposition of a download: an ASCII name, and the exact one per RFC 6266. */
+function attachment(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+/** GET /api/workouts/{id}/original. */
+export const getOriginalFile: AppRouteHandler<typeof originalFileRoute> = async (c) => {
+  const ids = { workoutId: c.req.valid("param").id, userId: userIdOf(c.var.principal) };
+  const file = await originalFile(c.var.deps.sql, ids);
+  return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
+    "Content-Type": file.contentType,
+    "Content-Disposition": attachment(file.filename),
   });
 };
 

@@ -12,7 +12,10 @@ export function workoutRoutes(): OpenAPIHono<AppEnv> {
   return router
     .openapi(specs.createWorkoutRoute, handlers.createWorkout)
     .openapi(specs.importWorkoutRoute, handlers.importWorkout)
+    .openapi(specs.importJobRoute, handlers.getImportJob)
+    .openapi(specs.importJobEventsRoute, handlers.importJobEvents)
     .openapi(specs.exportWorkoutRoute, handlers.exportWorkout)
+    .openapi(specs.originalFileRoute, handlers.getOriginalFile)
     .openapi(specs.addSamplesRoute, handlers.addSamples)
     .openapi(specs.liveSamplesRoute, handlers.listLiveSamples)
     .openapi(specs.completeWorkoutRoute, handlers.completeWorkout)

@@ -133,6 +133,31 @@ export function isJsonType(type: string): boolean {
   return type === "application/json" || type.endsWith("+json");
 }
 
+const ImportJobFileSchema = z.object({
+  name: z.string().openapi({ description: "The entry's path inside the archive" }),
+  outcome: z.enum(["imported", "duplicate", "failed", "skipped"]),
+  reason: z.string().nullable().openapi({ description: "Why it was not imported" }),
+  workoutId: z.string().nullable().openapi({
+    description: "The workout it made, or (a duplicate) the one it duplicates",
+  }),
+});
+
+/** An import job as the API shows it. */
+export const ImportJobSchema = z.object({
+  id: z.string(),
+  state: z.enum(["running", "done", "failed", "interrupted"]),
+  reason: z.string().nullable().openapi({ description: "Why a job failed or was interrupted" }),
+  filesTotal: z.number().int(),
+  filesDone: z.number().int(),
+  imported: z.number().int(),
+  duplicates: z.number().int(),
+  failed: z.number().int(),
+  skipped: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  files: z.array(ImportJobFileSchema),
+}).openapi("ImportJob");
+
 /** `importWorkout`. */
 export const importWorkoutRoute = createRoute({
   operationId: "importWorkout",
@@ -143,7 +168,10 @@ export const importWorkoutRoute = createRoute({
   description: `JSON: at most ${maxImportSamples} samples. A file: raw body (its type, or ` +
     "application/octet-stream: told by its bytes) or multipart/form-data with a `file` field. " +
     "A new ride answers 201; the same file uploaded again by the same rider answers 200 with " +
-    "the workout it made the first time.",
+    "the workout it made the first time. A zip archive (application/zip, or told by its bytes) " +
+    "answers 202 with an import job (GET /api/workouts/import-jobs/{id}); its entries are " +
+    "checked first against IMPORT_ZIP_MAX_ENTRIES (413 too_many_entries) and " +
+    "IMPORT_MAX_FILE_BYTES / IMPORT_ZIP_MAX_TOTAL_BYTES (413 payload_too_large), nothing stored.",
   security: userSecurity,
   middleware: [importBodyTypes] as const,
   request: {
@@ -152,6 +180,12 @@ export const importWorkoutRoute = createRoute({
       sport: sport.optional().openapi({ description: "Sport for a raw file upload" }),
       filename: z.string().trim().min(1).max(255).optional()
         .openapi({ description: "Original file name of a raw file upload" }),
+      duplicate: z.enum(["refuse", "keep"], "duplicate must be refuse or keep").default("refuse")
+        .openapi({
+          description: "A file of a ride this rider already has (start within 60 s, elapsed " +
+            "within 2 %): refuse answers 409 duplicate_workout with existingWorkoutId; keep " +
+            "stores it as another workout",
+        }),
     }),
     body: {
       required: false,
@@ -165,7 +199,57 @@ export const importWorkoutRoute = createRoute({
   responses: {
     200: json(ImportEnvelope, "This file was uploaded before: its workout"),
     201: json(ImportEnvelope, "Archived"),
-    ...errors(...signedIn, ...jsonInput, "invalid_sample", ...rideFileErrors),
+    202: json(
+      z.object({ success: z.literal(true), job: ImportJobSchema }),
+      "A zip archive: its import job, started (Location: the job)",
+    ),
+    ...errors(
+      ...signedIn,
+      ...jsonInput,
+      "invalid_sample",
+      "validation_failed",
+      "duplicate_workout",
+      "invalid_zip",
+      "too_many_entries",
+      ...rideFileErrors,
+    ),
+  },
+});
+
+const JobParams = idParams("must be an import job id (UUID)");
+
+/** `getImportJob`. */
+export const importJobRoute = createRoute({
+  operationId: "getImportJob",
+  method: "get",
+  path: "/import-jobs/{id}",
+  tags,
+  summary: "A zip import's progress: files done, imported, duplicates, failed with reasons",
+  security: userSecurity,
+  request: { params: JobParams },
+  responses: {
+    200: json(z.object({ success: z.literal(true), job: ImportJobSchema }), "The job"),
+    ...errors(...signedIn, "validation_failed", "not_found"),
+  },
+});
+
+/** `importJobEvents`. */
+export const importJobEventsRoute = createRoute({
+  operationId: "importJobEvents",
+  method: "get",
+  path: "/import-jobs/{id}/events",
+  tags,
+  summary: "A zip import's progress as server-sent events, until the job ends",
+  description: "One `progress` event (the job without its files) at once and whenever a file " +
+    "is done, then one `end` event with the whole job when it is no longer running.",
+  security: userSecurity,
+  request: { params: JobParams },
+  responses: {
+    200: {
+      description: "Progress events",
+      content: { "text/event-stream": { schema: z.string() } },
+    },
+    ...errors(...signedIn, "validation_failed", "not_found"),
   },
 });
 
@@ -191,6 +275,27 @@ export const exportWorkoutRoute = createRoute({
       ),
     },
     ...errors(...signedIn, "validation_failed", "not_found", "workout_active", "telemetry_expired"),
+  },
+});
+
+/** `getOriginalFile`. */
+export const originalFileRoute = createRoute({
+  operationId: "getOriginalFile",
+  method: "get",
+  path: "/{id}/original",
+  tags,
+  summary: "The ride file this workout was imported from, byte for byte",
+  description: "The bytes exactly as uploaded (a `.gz` stays gzipped; a zip entry is that " +
+    "entry's own file, as it was inside the archive), with the upload's Content-Type and file " +
+    "name. 404 for a workout with no uploaded file (a live ride, a JSON import).",
+  security: userSecurity,
+  request: { params: IdParams },
+  responses: {
+    200: {
+      description: "The uploaded file, as an attachment",
+      content: { "application/octet-stream": binary },
+    },
+    ...errors(...signedIn, "validation_failed", "not_found"),
   },
 });
 
